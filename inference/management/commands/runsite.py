@@ -1,0 +1,77 @@
+"""
+Start the whole product on one machine: the web server (gunicorn) and one or
+more `rqworker colorize` processes, stopped together on Ctrl-C.
+
+Without REDIS_URL, this command starts the embedded Redis itself and passes
+its socket to every child as REDIS_URL=unix://..., so that the web server
+and the workers talk to the same server; it stops that server after the
+children have exited. This is what `make run` runs.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from colorsite import embedded_redis
+
+# How long children get to finish their current request or job after the
+# stop signal before they are killed.
+STOP_GRACE_SECONDS = 15
+
+
+class Command(BaseCommand):
+    help = "Run the web server and colorize workers together (Ctrl-C stops both)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--bind", default="127.0.0.1:8000", help="address:port for the web server")
+        parser.add_argument("--workers", type=int, default=1, help="number of colorize worker processes")
+        parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
+
+    def handle(self, *args, bind, workers, web_workers, **options):
+        env = os.environ.copy()
+        if not settings.REDIS_URL:
+            env["REDIS_URL"] = embedded_redis.server_url(settings.VAR_DIR, 0)
+            self.stdout.write(f"Embedded Redis on {env['REDIS_URL']}")
+
+        manage = str(settings.BASE_DIR / "manage.py")
+        commands = [
+            [sys.executable, "-m", "gunicorn", "colorsite.wsgi", "--bind", bind,
+             "--workers", str(web_workers), "--threads", "4", "--timeout", "120",
+             "--access-logfile", "-"],
+        ]
+        commands += [[sys.executable, manage, "rqworker", "colorize"] for _ in range(workers)]
+
+        # SIGTERM (from a process manager) stops us the same way Ctrl-C does.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        children = [subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR) for cmd in commands]
+        self.stdout.write(f"Colorsite is running on http://{bind}/ (Ctrl-C to stop)")
+        rc = 0
+        try:
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+            rc = 1
+            self.stderr.write("A child process exited; stopping the others.")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._stop(children)
+            embedded_redis.stop_server()
+        if rc:
+            sys.exit(rc)
+
+    def _stop(self, children):
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()

@@ -1,0 +1,44 @@
+"""Settings for the test suite: colorsite.settings with fast, isolated parts."""
+
+import atexit
+import shutil
+import tempfile
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from colorsite.embedded_redis import EmbeddedRedisConfig
+from colorsite.settings import *  # noqa: F403
+from colorsite.settings import REDIS_URL, RQ_QUEUES, VAR_DIR
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# No collectstatic before tests: serve from the app and project folders.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+MEDIA_ROOT = tempfile.mkdtemp(prefix="colorsite-test-media-")
+atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
+STATIC_ROOT = tempfile.mkdtemp(prefix="colorsite-test-static-")
+atexit.register(shutil.rmtree, STATIC_ROOT, ignore_errors=True)
+
+# Tests flush the Redis database they use, so they get one of their own:
+# database 15 of REDIS_URL's server, or of this process's embedded server.
+TEST_REDIS_DB = 15
+
+
+def with_db(url, db):
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = dict(parse_qsl(parts.query))
+        query["db"] = str(db)
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "db"]
+    return urlunsplit(parts._replace(path=f"/{db}", query=urlencode(query)))
+
+
+if REDIS_URL:
+    RQ_QUEUES["colorize"]["URL"] = with_db(REDIS_URL, TEST_REDIS_DB)
+else:
+    RQ_QUEUES["colorize"] = EmbeddedRedisConfig(VAR_DIR, db=TEST_REDIS_DB)
+    RQ_QUEUES["colorize"]["DEFAULT_TIMEOUT"] = COLORIZE_JOB_TIMEOUT  # noqa: F405

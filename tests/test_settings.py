@@ -1,0 +1,74 @@
+"""colorsite.settings reads the environment and refuses bad values."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from colorsite.settings import envbool, envint
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_settings(**env):
+    """Import colorsite.settings in a fresh interpreter; return (rc, output)."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL")}
+    clean.update(env)
+    code = (
+        "import colorsite.settings as s; "
+        "print(s.DATABASES['default']['ENGINE']); "
+        "print(dict.get(s.RQ_QUEUES['colorize'], 'URL')); "
+        "from colorsite import embedded_redis; print(embedded_redis._server is None)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_envbool_accepts_only_true_and_false(monkeypatch):
+    monkeypatch.setenv("SOME_FLAG", "False")
+    assert envbool("SOME_FLAG", "True") is False
+    monkeypatch.setenv("SOME_FLAG", "yes")
+    with pytest.raises(ImproperlyConfigured):
+        envbool("SOME_FLAG", "True")
+
+
+def test_envint_rejects_garbage(monkeypatch):
+    monkeypatch.setenv("SOME_NUMBER", "12")
+    assert envint("SOME_NUMBER", "1") == 12
+    monkeypatch.setenv("SOME_NUMBER", "twelve")
+    with pytest.raises(ImproperlyConfigured):
+        envint("SOME_NUMBER", "1")
+
+
+def test_it_requires_secret_key_when_debug_is_off():
+    rc, out = load_settings(DEBUG="False")
+    assert rc != 0
+    assert "SECRET_KEY must be set" in out
+
+
+def test_it_defaults_to_sqlite_without_starting_redis():
+    rc, out = load_settings()
+    assert rc == 0, out
+    # The embedded Redis starts when first used, not when settings load:
+    # the stored URL is a placeholder until someone reads it.
+    assert out.splitlines()[:3] == ["django.db.backends.sqlite3", "None", "True"]
+
+
+def test_it_uses_postgres_and_redis_servers_from_the_environment():
+    rc, out = load_settings(DATABASE_URL="postgres://u@db.example:5432/x", REDIS_URL="redis://cache.example:6379/2")
+    assert rc == 0, out
+    assert out.splitlines()[:2] == ["django.db.backends.postgresql", "redis://cache.example:6379/2"]
+
+
+def test_reading_the_queue_url_starts_the_embedded_server(tmp_path):
+    code = (
+        "import colorsite.settings as s, redis; url = s.RQ_QUEUES['colorize']['URL']; "
+        "print(url.startswith('unix://'), redis.Redis.from_url(url).ping())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env["COLORSITE_VAR_DIR"] = str(tmp_path)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert proc.stdout.split() == ["True", "True"], proc.stderr
