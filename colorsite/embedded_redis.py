@@ -79,9 +79,7 @@ def stop_server():
     server.connection_pool.disconnect()
     if pid:
         for _ in range(50):
-            try:
-                os.kill(pid, 0)
-            except OSError:
+            if not _alive(pid):
                 break
             time.sleep(0.05)
         else:
@@ -95,6 +93,17 @@ def stop_server():
         shutil.rmtree(redis_dir, ignore_errors=True)
     if socket and os.path.exists(socket):
         os.unlink(socket)
+
+
+def _alive(pid):
+    import psutil
+
+    try:
+        # The daemonized server may linger as a zombie until its parent
+        # (whoever adopted it) reaps it; it is dead all the same.
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def server_url(var_dir, db=0):

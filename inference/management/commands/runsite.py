@@ -46,8 +46,11 @@ class Command(BaseCommand):
         ]
         commands += [[sys.executable, manage, "rqworker", "colorize"] for _ in range(workers)]
 
-        # SIGTERM (from a process manager) stops us the same way Ctrl-C does.
+        # SIGTERM (from a process manager) stops us the same way Ctrl-C does;
+        # SIGINT is set explicitly because a shell starting us in the
+        # background hands it down ignored.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         children = [subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR) for cmd in commands]
         self.stdout.write(f"Colorsite is running on http://{bind}/ (Ctrl-C to stop)")
         rc = 0
