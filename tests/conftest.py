@@ -1,4 +1,9 @@
+import io
+
 import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
 
 
 @pytest.fixture
@@ -17,3 +22,63 @@ def redis_conn():
     conn.flushdb()
     yield conn
     conn.flushdb()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory):
+    from mlcore.testing import make_tiny_model
+
+    return str(make_tiny_model(tmp_path_factory.mktemp("model") / "tiny.pt"))
+
+
+@pytest.fixture
+def tiny_model(settings, tiny_model_path):
+    """Point the site at a tiny random-weight model (loads in milliseconds)."""
+    settings.COLORIZER_MODEL_PATH = tiny_model_path
+    settings.COLORIZER_DEVICE = "cpu"
+    return tiny_model_path
+
+
+def image_bytes(fmt="PNG", size=(64, 48), mode="L", color=None):
+    """A small generated photo: a gradient, so it is not flat."""
+    img = Image.linear_gradient("L").resize(size)
+    if mode != "L":
+        img = img.convert(mode)
+    if color is not None:
+        img = Image.new(mode, size, color)
+    buf = io.BytesIO()
+    img.save(buf, fmt)
+    return buf.getvalue()
+
+
+def upload_file(name="photo.png", fmt="PNG", **kwargs):
+    content_type = {"PNG": "image/png", "JPEG": "image/jpeg"}.get(fmt, "application/octet-stream")
+    return SimpleUploadedFile(name, image_bytes(fmt, **kwargs), content_type=content_type)
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username="alice", password="correct horse battery"):
+        return get_user_model().objects.create_user(username, f"{username}@example.com", password)
+
+    return make
+
+
+@pytest.fixture
+def owner(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def stranger(make_user):
+    return make_user("mallory")
+
+
+def run_worker():
+    """Run a real RQ worker in burst mode on the colorize queue until it is
+    empty (in this process, so it sees the test's database)."""
+    import django_rq
+
+    worker = django_rq.get_worker("colorize")
+    worker.work(burst=True)
+    return worker

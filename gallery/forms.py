@@ -1,0 +1,145 @@
+import io
+import os
+import warnings
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UserCreationForm
+from django.template.defaultfilters import filesizeformat
+
+from gallery.models import Gallery
+
+# Pillow's format names for what we accept, and a file extension for each
+# (the original is stored under a name of ours, with this extension).
+ALLOWED_FORMATS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif"}
+ACCEPT = "image/jpeg,image/png,image/webp,image/bmp,image/tiff,.jpg,.jpeg,.png,.webp,.bmp,.tif,.tiff"
+
+
+class SignupForm(UserCreationForm):
+    email = forms.EmailField(required=True, help_text="For password resets. We send nothing else.")
+
+    class Meta(UserCreationForm.Meta):
+        model = get_user_model()
+        fields = ("username", "email")
+
+    def clean_email(self):
+        email = self.cleaned_data["email"]
+        if get_user_model().objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("An account with this e-mail address already exists.")
+        return email
+
+
+class GalleryForm(forms.ModelForm):
+    class Meta:
+        model = Gallery
+        fields = ["name"]
+        labels = {"name": "Gallery name"}
+
+
+class DeleteAccountForm(forms.Form):
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+    def __init__(self, user, *args, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self):
+        if not self.user.check_password(self.cleaned_data["password"]):
+            raise forms.ValidationError("That is not your password.")
+        return self.cleaned_data["password"]
+
+
+class CheckedImage:
+    """An uploaded file that opened and decoded as an allowed image."""
+
+    def __init__(self, upload, image_format, width, height):
+        self.upload = upload
+        self.image_format = image_format
+        self.width = width
+        self.height = height
+        self.extension = ALLOWED_FORMATS[image_format]
+
+
+def check_image(upload):
+    """Open and fully decode an upload; return a CheckedImage or raise
+    ValidationError naming the problem. Nothing is stored here."""
+    from PIL import Image, UnidentifiedImageError
+
+    name = os.path.basename(upload.name or "file")
+    if upload.size > settings.UPLOAD_MAX_BYTES:
+        raise forms.ValidationError(
+            f"{name} is {filesizeformat(upload.size)}; the limit is {filesizeformat(settings.UPLOAD_MAX_BYTES)}."
+        )
+    if upload.size == 0:
+        raise forms.ValidationError(f"{name} is empty.")
+    data = upload.read()
+    upload.seek(0)
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; we
+            # check our own limit below, before decoding anything.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                image_format = img.format
+                width, height = img.size
+                if image_format not in ALLOWED_FORMATS:
+                    raise forms.ValidationError(
+                        f"{name} is a {image_format} image; we accept JPEG, PNG, WEBP, BMP and TIFF."
+                    )
+                if width * height > settings.UPLOAD_MAX_PIXELS:
+                    raise forms.ValidationError(
+                        f"{name} is {width}×{height} pixels ({width * height / 1e6:.1f} megapixels); "
+                        f"the limit is {settings.UPLOAD_MAX_PIXELS / 1e6:.0f} megapixels."
+                    )
+                img.load()  # decode it all: truncated and corrupt files fail here
+    except Image.DecompressionBombError:
+        raise forms.ValidationError(f"{name} claims to be far larger than any photo; it was refused.")
+    except UnidentifiedImageError:
+        raise forms.ValidationError(
+            f"{name} is not an image we can read. We accept JPEG, PNG, WEBP, BMP and TIFF."
+        )
+    except forms.ValidationError:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise forms.ValidationError(f"{name} is damaged or incomplete and could not be read ({e}).")
+    return CheckedImage(upload, image_format, width, height)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleImageField(forms.FileField):
+    """Django's documented pattern for <input type=file multiple>."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ACCEPT, "multiple": True}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        files = data if isinstance(data, (list, tuple)) else [data]
+        files = [single(f, initial) for f in files if f]
+        if not files:
+            raise forms.ValidationError("Choose one or more photos.")
+        if len(files) > settings.UPLOAD_MAX_FILES:
+            raise forms.ValidationError(f"At most {settings.UPLOAD_MAX_FILES} photos at a time, please.")
+        return files
+
+
+class UploadForm(forms.Form):
+    photos = MultipleImageField(label="Photos")
+
+    def clean_photos(self):
+        checked, errors = [], []
+        for upload in self.cleaned_data["photos"]:
+            try:
+                checked.append(check_image(upload))
+            except forms.ValidationError as e:
+                errors.extend(e.messages)
+        if errors:
+            # All or nothing: a partly stored batch would be harder to
+            # understand than a clear list of what to fix.
+            raise forms.ValidationError(errors)
+        return checked

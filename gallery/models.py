@@ -1,0 +1,294 @@
+"""
+People's galleries and photos.
+
+A Photo row is also its colorization job: its status, attempts, timings,
+model version and error live here, and the queue (RQ) only carries the
+photo's primary key. See inference/jobs.py for the worker side.
+
+Files: every photo gets a folder with an unguessable name under its owner's
+folder, photos/u<user id>/<128 random bits>/, holding the original as
+uploaded, display versions, the compact prediction and the rendered result.
+Nothing there is served by URL; views check ownership or a share token.
+"""
+
+import io
+import logging
+import os
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import models, transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+logger = logging.getLogger("gallery")
+
+DEFAULT_GALLERY_NAME = "My photos"
+# Longest side of the JPEGs shown on the photo page (the before/after
+# slider) and in the gallery grid. Downloads are always full size.
+DISPLAY_SIZE = 2048
+THUMBNAIL_SIZE = 480
+DISPLAY_JPEG_QUALITY = 88
+# Vividness, as shown to people, is a 0-100 scale over the annealed-mean
+# temperature: 0 is T=MAX (the plain mean, muted), 100 is T=MIN (close to
+# the mode, vivid). Linear in T because the eye sees little difference
+# below 0.1.
+TEMPERATURE_MIN, TEMPERATURE_MAX = 0.05, 1.0
+
+
+def temperature_to_vividness(t):
+    t = min(max(t, TEMPERATURE_MIN), TEMPERATURE_MAX)
+    return round(100 * (TEMPERATURE_MAX - t) / (TEMPERATURE_MAX - TEMPERATURE_MIN))
+
+
+def vividness_to_temperature(v):
+    v = min(max(float(v), 0.0), 100.0)
+    return round(TEMPERATURE_MAX - v / 100 * (TEMPERATURE_MAX - TEMPERATURE_MIN), 4)
+
+
+class Gallery(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="galleries")
+    name = models.CharField(max_length=100)
+    is_default = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_default", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner"], condition=Q(is_default=True), name="one_default_gallery"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("gallery", args=[self.pk])
+
+    @classmethod
+    def default_for(cls, user):
+        gallery, _ = cls.objects.get_or_create(owner=user, is_default=True, defaults={"name": DEFAULT_GALLERY_NAME})
+        return gallery
+
+
+def default_temperature():
+    return settings.DEFAULT_TEMPERATURE
+
+
+def new_photo_folder(user):
+    return f"photos/u{user.pk}/{secrets.token_hex(16)}"
+
+
+class Photo(models.Model):
+    QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+    STATUS_CHOICES = [(QUEUED, "Queued"), (RUNNING, "Colorizing"), (DONE, "Done"), (FAILED, "Failed")]
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="photos")
+    gallery = models.ForeignKey(Gallery, models.CASCADE, related_name="photos")
+    folder = models.CharField(max_length=200, unique=True, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+
+    # The upload, byte for byte, and what we learnt opening it.
+    original = models.FileField(max_length=255)
+    original_filename = models.CharField(max_length=255)
+    image_format = models.CharField(max_length=10)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size_bytes = models.PositiveBigIntegerField()
+    # Display versions (JPEG, at most DISPLAY_SIZE / THUMBNAIL_SIZE): the
+    # browser cannot show a TIFF, and a 40 Mpx PNG is no page element.
+    before = models.FileField(max_length=255, blank=True)
+    thumbnail = models.FileField(max_length=255, blank=True)
+
+    # The colorization job.
+    status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=QUEUED, db_index=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    queued_at = models.DateTimeField(default=timezone.now)
+    # Set when Redis accepted the job; null means it still has to be sent
+    # (Redis was unreachable), which the sweeper does.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    rq_job_id = models.CharField(max_length=64, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    model_version = models.CharField(max_length=100, blank=True)
+    temperature = models.FloatField(default=default_temperature)
+
+    # Job output: the compact low-resolution prediction (re-rendering at
+    # another temperature needs only this and the original), the result at
+    # full resolution, and its display version.
+    prediction = models.FileField(max_length=255, blank=True)
+    result = models.FileField(max_length=255, blank=True)
+    after = models.FileField(max_length=255, blank=True)
+    render_count = models.PositiveIntegerField(default=0)
+
+    share_token = models.CharField(max_length=64, null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self):
+        return self.original_filename
+
+    def get_absolute_url(self):
+        return reverse("photo", args=[self.pk])
+
+    # -- presentation -----------------------------------------------------
+
+    @property
+    def title(self):
+        return os.path.splitext(self.original_filename)[0] or "Photo"
+
+    @property
+    def status_label(self):
+        if self.status == self.QUEUED and self.enqueued_at is None:
+            return "Queued, will start when the queue is back"
+        return dict(self.STATUS_CHOICES)[self.status]
+
+    @property
+    def is_finished(self):
+        return self.status in (self.DONE, self.FAILED)
+
+    @property
+    def vividness(self):
+        return temperature_to_vividness(self.temperature)
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+    def status_dict(self):
+        """What the status endpoint and the page's script need."""
+        return {
+            "id": self.pk,
+            "name": self.title,
+            "status": self.status,
+            "label": self.status_label,
+            "error": self.error,
+            "finished": self.is_finished,
+            "url": self.get_absolute_url(),
+            "thumbnail": reverse("photo-file", args=[self.pk, "thumbnail"]) + f"?v={self.render_count}",
+        }
+
+    # -- files ------------------------------------------------------------
+
+    def save_file(self, field, name, data):
+        """Store bytes as <folder>/<name> and point `field` at it (not saved)."""
+        old = getattr(self, field).name
+        stored = default_storage.save(f"{self.folder}/{name}", ContentFile(data))
+        setattr(self, field, stored)
+        return old
+
+    def delete_files(self):
+        """Remove the photo's folder and everything in it."""
+        try:
+            _, names = default_storage.listdir(self.folder)
+        except FileNotFoundError:
+            return
+        for name in names:
+            default_storage.delete(f"{self.folder}/{name}")
+        try:
+            os.rmdir(default_storage.path(self.folder))
+        except (NotImplementedError, OSError):
+            pass  # an object store has no folders; or someone left a file
+
+    def store_rendering(self, image):
+        """Save a full-resolution colour rendering as the result, with its
+        display version and a colour thumbnail. Returns the names replaced,
+        for the caller to delete once the row points at the new ones."""
+        self.render_count += 1
+        n = self.render_count
+        replaced = [
+            self.save_file("result", f"result-{n}.png", encode_png(image)),
+            self.save_file("after", f"after-{n}.jpg", encode_jpeg(image, DISPLAY_SIZE)),
+            self.save_file("thumbnail", f"thumb-{n}.jpg", encode_jpeg(image, THUMBNAIL_SIZE)),
+        ]
+        return [name for name in replaced if name]
+
+    # -- job --------------------------------------------------------------
+
+    def enqueue_on_commit(self):
+        from inference.jobs import enqueue_on_commit
+
+        enqueue_on_commit(self.pk)
+
+    def retry(self):
+        """Queue a failed photo again (a fresh set of attempts)."""
+        updated = Photo.objects.filter(pk=self.pk, status=self.FAILED).update(
+            status=self.QUEUED, error="", attempts=0, queued_at=timezone.now(), enqueued_at=None, rq_job_id=""
+        )
+        if updated:
+            self.enqueue_on_commit()
+        self.refresh_from_db()
+        return bool(updated)
+
+    def is_stale(self, now=None):
+        """Running for longer than any job may run: its worker is gone."""
+        now = now or timezone.now()
+        limit = timedelta(seconds=settings.COLORIZE_JOB_TIMEOUT + STALE_GRACE_SECONDS)
+        return self.status == self.RUNNING and self.started_at is not None and self.started_at < now - limit
+
+    # -- sharing ----------------------------------------------------------
+
+    def share(self):
+        if not self.share_token:
+            self.share_token = secrets.token_urlsafe(24)
+            self.save(update_fields=["share_token"])
+
+    def unshare(self):
+        # A new share gets a new token: an old link stays dead.
+        self.share_token = None
+        self.save(update_fields=["share_token"])
+
+
+# A job past its timeout is killed by RQ; give the worker this long to
+# record that before the sweeper calls the job lost.
+STALE_GRACE_SECONDS = 60
+
+
+def _delete_photo_files(sender, instance, **kwargs):
+    # After the commit, so a rolled-back delete keeps its files. Runs for
+    # cascades too (a gallery or an account deleted).
+    transaction.on_commit(instance.delete_files)
+
+
+models.signals.post_delete.connect(_delete_photo_files, sender=Photo)
+
+
+def _fit(image, size):
+    image = image.copy()
+    image.thumbnail((size, size))
+    return image
+
+
+def encode_jpeg(image, max_size=None, quality=DISPLAY_JPEG_QUALITY):
+    if max_size:
+        image = _fit(image, max_size)
+    if image.mode not in ("RGB", "L"):
+        image = flatten(image)
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=quality, optimize=True)
+    return buf.getvalue()
+
+
+def encode_png(image):
+    buf = io.BytesIO()
+    image.save(buf, "PNG", compress_level=6)
+    return buf.getvalue()
+
+
+def flatten(image):
+    """RGB on white for formats without alpha (JPEG)."""
+    from PIL import Image
+
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")

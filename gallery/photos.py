@@ -1,0 +1,90 @@
+"""Turning a checked upload into a stored, queued Photo; serving photo files."""
+
+import io
+import logging
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.http import FileResponse, HttpResponse
+
+from gallery.models import DISPLAY_SIZE, THUMBNAIL_SIZE, Photo, encode_jpeg, new_photo_folder
+
+logger = logging.getLogger("gallery")
+
+CONTENT_TYPES = {
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "bmp": "image/bmp",
+    "tif": "image/tiff",
+}
+
+
+def create_photo(gallery, checked):
+    """Store a CheckedImage (see forms.check_image) as a new queued photo.
+
+    The job is sent to Redis after the transaction commits; if Redis is
+    down the photo is kept all the same and the sweeper sends it later.
+    """
+    from mlcore.imageio import load_image
+
+    upload = checked.upload
+    data = upload.read()
+    image = load_image(io.BytesIO(data))
+    photo = Photo(
+        owner=gallery.owner,
+        gallery=gallery,
+        folder=new_photo_folder(gallery.owner),
+        original_filename=(upload.name or "photo")[:255],
+        image_format=checked.image_format,
+        width=image.width,  # after EXIF rotation: what people see
+        height=image.height,
+        size_bytes=len(data),
+        temperature=settings.DEFAULT_TEMPERATURE,
+    )
+    try:
+        with transaction.atomic():
+            photo.save_file("original", f"original.{checked.extension}", data)
+            photo.save_file("before", "before.jpg", encode_jpeg(image, DISPLAY_SIZE))
+            photo.save_file("thumbnail", "thumb-0.jpg", encode_jpeg(image.convert("L"), THUMBNAIL_SIZE))
+            photo.save()
+            photo.enqueue_on_commit()
+    except BaseException:
+        photo.delete_files()
+        raise
+    return photo
+
+
+def serve_file(name, content_type, filename=None, attachment=False):
+    """A response with a stored file's bytes; callers have checked access."""
+    if settings.SENDFILE_MODE == "nginx":
+        response = HttpResponse(content_type=content_type)
+        response["X-Accel-Redirect"] = settings.SENDFILE_PREFIX + name
+    elif settings.SENDFILE_MODE == "apache":
+        response = HttpResponse(content_type=content_type)
+        response["X-Sendfile"] = default_storage.path(name)
+    else:
+        response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
+    disposition = "attachment" if attachment else "inline"
+    if filename:
+        from django.utils.http import content_disposition_header
+
+        response["Content-Disposition"] = content_disposition_header(attachment, filename)
+    else:
+        response["Content-Disposition"] = disposition
+    return private(response)
+
+
+def serve_bytes(data, content_type, filename):
+    response = HttpResponse(data, content_type=content_type)
+    from django.utils.http import content_disposition_header
+
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return private(response)
+
+
+def private(response):
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -1,0 +1,142 @@
+"""The colorization job: enqueue on commit, claim once, run through a real
+RQ worker, record the outcome on the photo row."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.files.storage import default_storage
+from django.utils import timezone
+from PIL import Image
+
+from gallery.forms import check_image
+from gallery.models import Gallery, Photo
+from gallery.photos import create_photo
+from inference import jobs
+from tests.conftest import run_worker, upload_file
+
+
+def new_photo(user, name="photo.png", **kwargs):
+    gallery = Gallery.default_for(user)
+    return create_photo(gallery, check_image(upload_file(name, **kwargs)))
+
+
+@pytest.fixture
+def queued_photo(owner, redis_conn, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        photo = new_photo(owner, size=(80, 60))
+    photo.refresh_from_db()
+    return photo
+
+
+def test_it_enqueues_only_after_commit(owner, redis_conn, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        photo = new_photo(owner)
+    assert jobs.get_queue().count == 0
+    assert len(callbacks) == 1
+    callbacks[0]()
+    assert jobs.get_queue().count == 1
+    job = jobs.get_queue().jobs[0]
+    # RQ carries the primary key, nothing else.
+    assert job.args == (photo.pk,)
+    photo.refresh_from_db()
+    assert photo.enqueued_at is not None and photo.rq_job_id == job.id
+
+
+def test_a_worker_colorizes_the_photo(queued_photo, tiny_model):
+    run_worker()
+    photo = Photo.objects.get(pk=queued_photo.pk)
+    assert photo.status == Photo.DONE, photo.error
+    assert photo.attempts == 1
+    assert photo.started_at <= photo.finished_at
+    assert photo.model_version
+    with default_storage.open(photo.result.name) as f:
+        result = Image.open(f)
+        result.load()
+    assert result.size == (80, 60) and result.mode == "RGB"
+    from mlcore.colorizer import Prediction
+
+    with default_storage.open(photo.prediction.name) as f:
+        assert Prediction.from_bytes(f.read()) is not None
+    assert default_storage.exists(photo.after.name) and default_storage.exists(photo.thumbnail.name)
+    # The gray thumbnail shown while queued is replaced, not left behind.
+    assert not default_storage.exists(f"{photo.folder}/thumb-0.jpg")
+
+
+def test_a_photo_is_claimed_once(queued_photo, tiny_model):
+    assert jobs.claim(queued_photo.pk) is not None
+    assert jobs.claim(queued_photo.pk) is None
+    # The job delivered after the claim does nothing.
+    assert jobs.colorize_photo(queued_photo.pk) == "skipped"
+    assert Photo.objects.get(pk=queued_photo.pk).attempts == 1
+
+
+def test_a_duplicate_delivery_colorizes_once(queued_photo, tiny_model, django_capture_on_commit_callbacks):
+    jobs.enqueue(queued_photo.pk)  # e.g. the sweeper re-sent it
+    assert jobs.get_queue().count == 2
+    run_worker()
+    photo = Photo.objects.get(pk=queued_photo.pk)
+    assert photo.status == Photo.DONE and photo.attempts == 1 and photo.render_count == 1
+
+
+def test_a_failure_is_recorded_with_a_reason(queued_photo, tiny_model):
+    default_storage.delete(queued_photo.original.name)
+    run_worker()
+    photo = Photo.objects.get(pk=queued_photo.pk)
+    assert photo.status == Photo.FAILED
+    assert "missing" in photo.error
+    assert photo.finished_at is not None
+
+
+def test_a_failed_photo_can_be_retried(queued_photo, tiny_model, monkeypatch, django_capture_on_commit_callbacks):
+    monkeypatch.setattr(jobs, "get_colorizer", lambda: (_ for _ in ()).throw(RuntimeError("GPU on fire")))
+    run_worker()
+    photo = Photo.objects.get(pk=queued_photo.pk)
+    assert photo.status == Photo.FAILED and "GPU on fire" in photo.error
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert photo.retry()
+    run_worker()
+    photo.refresh_from_db()
+    assert photo.status == Photo.DONE and photo.error == ""
+
+
+def test_a_deleted_photo_is_skipped(queued_photo, tiny_model, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        queued_photo.delete()
+    run_worker()
+    assert not Photo.objects.exists()
+    assert not default_storage.exists(queued_photo.original.name)
+
+
+def test_rerender_changes_colours_without_the_network(queued_photo, tiny_model, monkeypatch):
+    run_worker()
+    photo = Photo.objects.get(pk=queued_photo.pk)
+    with default_storage.open(photo.result.name) as f:
+        before = Image.open(f).convert("RGB").tobytes()
+    colorizer = jobs.get_colorizer()
+    monkeypatch.setattr(colorizer, "predict", lambda *a: pytest.fail("re-rendering ran the network"))
+    old_result = photo.result.name
+    jobs.rerender(photo, 1.0)
+    photo.refresh_from_db()
+    assert photo.temperature == 1.0 and photo.render_count == 2
+    with default_storage.open(photo.result.name) as f:
+        after = Image.open(f)
+        assert after.size == (80, 60)
+        assert after.convert("RGB").tobytes() != before
+    assert not default_storage.exists(old_result)
+
+
+def test_upload_with_redis_down_keeps_the_photo(owner, redis_conn, monkeypatch, django_capture_on_commit_callbacks):
+    import redis
+
+    class DownQueue:
+        def enqueue(self, *args, **kwargs):
+            raise redis.exceptions.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(jobs, "get_queue", lambda: DownQueue())
+    with django_capture_on_commit_callbacks(execute=True):
+        photo = new_photo(owner)
+    photo.refresh_from_db()
+    assert photo.status == Photo.QUEUED and photo.enqueued_at is None
+    assert photo.status_label == "Queued, will start when the queue is back"
+    assert default_storage.exists(photo.original.name)
