@@ -1,5 +1,332 @@
-from django.shortcuts import render
+"""
+Pages and endpoints people use: accounts, galleries, photos, sharing.
+
+Every view that touches a gallery or a photo goes through
+_get_gallery_for_user() / _get_photo_for_user(), which answer 404 for
+anything that is not the current user's: another person's photo looks
+exactly like a photo that does not exist. Shared photos are reached only
+through their share token.
+"""
+
+import io
+import logging
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from gallery.forms import ACCEPT, DeleteAccountForm, GalleryForm, SignupForm, UploadForm
+from gallery.models import Gallery, Photo, encode_jpeg, flatten, vividness_to_temperature
+from gallery.photos import CONTENT_TYPES, create_photo, serve_bytes, serve_file
+
+logger = logging.getLogger("gallery")
+
+# Files of a photo that the photo page shows, by URL name.
+DISPLAY_FILES = {"before": "before", "after": "after", "thumbnail": "thumbnail"}
+JPEG_QUALITY_DEFAULT = 92
+
+
+def _get_gallery_for_user(request, pk):
+    return get_object_or_404(Gallery, pk=pk, owner=request.user)
+
+
+def _get_photo_for_user(request, pk):
+    return get_object_or_404(Photo.objects.select_related("gallery"), pk=pk, owner=request.user)
+
+
+def _get_shared_photo(token):
+    if not token:
+        raise Http404
+    return get_object_or_404(Photo, share_token=token)
+
+
+def _wants_json(request):
+    return "application/json" in request.headers.get("Accept", "")
+
+
+# -- home and accounts ------------------------------------------------------
 
 
 def home(request):
+    if request.user.is_authenticated:
+        return redirect(Gallery.default_for(request.user))
     return render(request, "gallery/home.html")
+
+
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        Gallery.default_for(user)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, "Welcome! Drop a few black-and-white photos here to see them in colour.")
+        return redirect("home")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+def account(request):
+    return render(request, "registration/account.html")
+
+
+@login_required
+def account_delete(request):
+    form = DeleteAccountForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = request.user
+        logout(request)
+        # Cascades to galleries and photos; their files go after the commit
+        # (gallery.models._delete_photo_files).
+        user.delete()
+        messages.success(request, "Your account and all your photos have been deleted.")
+        return redirect("home")
+    return render(request, "registration/account_delete.html", {"form": form})
+
+
+# -- galleries --------------------------------------------------------------
+
+
+@login_required
+def gallery_list(request):
+    Gallery.default_for(request.user)
+    galleries = request.user.galleries.annotate(photo_count=Count("photos"))
+    return render(request, "gallery/gallery_list.html", {"galleries": galleries, "form": GalleryForm()})
+
+
+@login_required
+@require_POST
+def gallery_create(request):
+    form = GalleryForm(request.POST)
+    if form.is_valid():
+        gallery = form.save(commit=False)
+        gallery.owner = request.user
+        gallery.save()
+        return redirect(gallery)
+    galleries = request.user.galleries.annotate(photo_count=Count("photos"))
+    return render(request, "gallery/gallery_list.html", {"galleries": galleries, "form": form}, status=400)
+
+
+@login_required
+def gallery(request, pk):
+    gallery = _get_gallery_for_user(request, pk)
+    ctx = {
+        "gallery": gallery,
+        "photos": gallery.photos.all(),
+        "upload_form": UploadForm(),
+        "rename_form": GalleryForm(instance=gallery),
+        "accept": ACCEPT,
+        "max_bytes": settings.UPLOAD_MAX_BYTES,
+        "max_megapixels": settings.UPLOAD_MAX_PIXELS // 1_000_000,
+    }
+    return render(request, "gallery/gallery.html", ctx)
+
+
+@login_required
+@require_POST
+def gallery_upload(request, pk):
+    gallery = _get_gallery_for_user(request, pk)
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        errors = form.errors.get("photos") or ["Choose one or more photos."]
+        if _wants_json(request):
+            return JsonResponse({"errors": list(errors)}, status=400)
+        for error in errors:
+            messages.error(request, error)
+        return redirect(gallery)
+
+    photos = [create_photo(gallery, checked) for checked in form.cleaned_data["photos"]]
+    if _wants_json(request):
+        return JsonResponse({"photos": [p.status_dict() for p in photos]}, status=201)
+    messages.success(request, f"Uploaded {len(photos)} photo{'s' if len(photos) != 1 else ''}.")
+    return redirect(gallery)
+
+
+@login_required
+@require_POST
+def gallery_rename(request, pk):
+    gallery = _get_gallery_for_user(request, pk)
+    form = GalleryForm(request.POST, instance=gallery)
+    if form.is_valid():
+        form.save()
+        messages.success(request, "Gallery renamed.")
+    else:
+        messages.error(request, "A gallery needs a name.")
+    return redirect(gallery)
+
+
+@login_required
+def gallery_delete(request, pk):
+    gallery = _get_gallery_for_user(request, pk)
+    if gallery.is_default:
+        messages.error(request, "Your default gallery cannot be deleted; rename it if you like.")
+        return redirect(gallery)
+    if request.method == "POST":
+        name = gallery.name
+        gallery.delete()
+        messages.success(request, f"Deleted the gallery “{name}” and its photos.")
+        return redirect("gallery-list")
+    return render(request, "gallery/gallery_delete.html", {"gallery": gallery, "count": gallery.photos.count()})
+
+
+@login_required
+@require_GET
+def gallery_status(request, pk):
+    gallery = _get_gallery_for_user(request, pk)
+    return JsonResponse({"photos": [p.status_dict() for p in gallery.photos.all()]})
+
+
+# -- photos -----------------------------------------------------------------
+
+
+@login_required
+def photo(request, pk):
+    photo = _get_photo_for_user(request, pk)
+    share_url = None
+    if photo.share_token:
+        share_url = request.build_absolute_uri(reverse("shared-photo", args=[photo.share_token]))
+    return render(request, "gallery/photo.html", {"photo": photo, "share_url": share_url, "shared_view": False})
+
+
+@login_required
+@require_GET
+def photo_status(request, pk):
+    return JsonResponse(_get_photo_for_user(request, pk).status_dict())
+
+
+@login_required
+@require_GET
+def photo_file(request, pk, kind):
+    photo = _get_photo_for_user(request, pk)
+    return _serve_display_file(photo, kind)
+
+
+@login_required
+@require_GET
+def photo_original(request, pk):
+    photo = _get_photo_for_user(request, pk)
+    ext = photo.original.name.rsplit(".", 1)[-1]
+    return serve_file(photo.original.name, CONTENT_TYPES.get(ext, "application/octet-stream"),
+                      filename=photo.original_filename, attachment=True)
+
+
+@login_required
+@require_GET
+def photo_download(request, pk):
+    return _download_result(request, _get_photo_for_user(request, pk))
+
+
+@login_required
+@require_POST
+def photo_render(request, pk):
+    """Re-render at another vividness from the stored prediction."""
+    from inference.jobs import rerender
+
+    photo = _get_photo_for_user(request, pk)
+    if photo.status != Photo.DONE:
+        return JsonResponse({"error": "This photo is not colorized yet."}, status=409)
+    try:
+        vividness = float(request.POST["vividness"])
+    except (KeyError, ValueError):
+        return JsonResponse({"error": "vividness must be a number from 0 to 100."}, status=400)
+    if not 0 <= vividness <= 100:
+        return JsonResponse({"error": "vividness must be a number from 0 to 100."}, status=400)
+    rerender(photo, vividness_to_temperature(vividness))
+    return JsonResponse({
+        "vividness": photo.vividness,
+        "temperature": photo.temperature,
+        "after": reverse("photo-file", args=[photo.pk, "after"]) + f"?v={photo.render_count}",
+    })
+
+
+@login_required
+@require_POST
+def photo_retry(request, pk):
+    photo = _get_photo_for_user(request, pk)
+    if photo.retry():
+        messages.success(request, "Queued again.")
+    else:
+        messages.error(request, "Only a failed photo can be retried.")
+    return redirect(photo)
+
+
+@login_required
+@require_POST
+def photo_delete(request, pk):
+    photo = _get_photo_for_user(request, pk)
+    gallery = photo.gallery
+    photo.delete()
+    messages.success(request, f"Deleted {photo.original_filename}.")
+    return redirect(gallery)
+
+
+@login_required
+@require_POST
+def photo_share(request, pk):
+    photo = _get_photo_for_user(request, pk)
+    if request.POST.get("share") == "on":
+        photo.share()
+        messages.success(request, "Anyone with the link can now see this photo.")
+    else:
+        photo.unshare()
+        messages.success(request, "The link is off. This photo is private again.")
+    return redirect(photo)
+
+
+# -- shared photos ----------------------------------------------------------
+
+
+def shared_photo(request, token):
+    photo = _get_shared_photo(token)
+    return render(request, "gallery/photo.html", {"photo": photo, "shared_view": True, "token": token})
+
+
+@require_GET
+def shared_file(request, token, kind):
+    return _serve_display_file(_get_shared_photo(token), kind)
+
+
+@require_GET
+def shared_download(request, token):
+    return _download_result(request, _get_shared_photo(token))
+
+
+# -- helpers ----------------------------------------------------------------
+
+
+def _serve_display_file(photo, kind):
+    field = DISPLAY_FILES.get(kind)
+    name = getattr(photo, field).name if field else ""
+    if not name:
+        raise Http404
+    return serve_file(name, "image/jpeg")
+
+
+def _download_result(request, photo):
+    if photo.status != Photo.DONE or not photo.result:
+        raise Http404
+    fmt = request.GET.get("format", "png").lower()
+    stem = f"{photo.title}-color"
+    if fmt == "png":
+        return serve_file(photo.result.name, "image/png", filename=f"{stem}.png", attachment=True)
+    if fmt not in ("jpeg", "jpg"):
+        return HttpResponseBadRequest("format must be png or jpeg")
+    try:
+        quality = int(request.GET.get("quality", JPEG_QUALITY_DEFAULT))
+    except ValueError:
+        return HttpResponseBadRequest("quality must be a whole number from 1 to 100")
+    if not 1 <= quality <= 100:
+        return HttpResponseBadRequest("quality must be a whole number from 1 to 100")
+    from django.core.files.storage import default_storage
+    from PIL import Image
+
+    with default_storage.open(photo.result.name, "rb") as f:
+        image = flatten(Image.open(io.BytesIO(f.read())))
+    return serve_bytes(encode_jpeg(image, quality=quality), "image/jpeg", f"{stem}.jpg")

@@ -6,6 +6,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Each test stores photos in a folder of its own."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    return settings.MEDIA_ROOT
+
+
 @pytest.fixture
 def redis_conn():
     """The test Redis database (db 15), flushed before and after the test.

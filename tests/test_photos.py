@@ -1,0 +1,179 @@
+"""Photo pages and files: the owner gets them, everyone else a 404 (or the
+login page when not logged in), except through a share link."""
+
+import io
+import re
+
+import pytest
+from django.core.files.storage import default_storage
+from PIL import Image
+
+from gallery.models import Photo
+from tests.conftest import run_worker
+from tests.test_jobs import new_photo
+
+
+@pytest.fixture
+def done_photo(owner, redis_conn, tiny_model, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        photo = new_photo(owner, "Grandpa 1931.png", size=(90, 70), mode="LA")
+    run_worker()
+    photo.refresh_from_db()
+    assert photo.status == Photo.DONE, photo.error
+    return photo
+
+
+def without_csrf(html):
+    return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]+"', b"", html)
+
+
+def photo_urls(p):
+    return [
+        f"/photos/{p.pk}/", f"/photos/{p.pk}/status.json", f"/photos/{p.pk}/original",
+        f"/photos/{p.pk}/download", f"/photos/{p.pk}/download?format=jpeg&quality=80",
+        f"/photos/{p.pk}/before.jpg", f"/photos/{p.pk}/after.jpg", f"/photos/{p.pk}/thumbnail.jpg",
+    ]
+
+
+def post_urls(p):
+    return [f"/photos/{p.pk}/render", f"/photos/{p.pk}/retry", f"/photos/{p.pk}/delete", f"/photos/{p.pk}/share"]
+
+
+def test_the_owner_can_open_everything(client, owner, done_photo):
+    client.force_login(owner)
+    for url in photo_urls(done_photo):
+        r = client.get(url)
+        assert r.status_code == 200, url
+        if not url.endswith("/"):
+            assert r["X-Content-Type-Options"] == "nosniff"
+
+
+def test_it_validates_ownership(client, stranger, done_photo):
+    client.force_login(stranger)
+    missing = Photo.objects.order_by("-pk").first().pk + 100
+    for url in photo_urls(done_photo):
+        r = client.get(url)
+        assert r.status_code == 404, url
+        # Exactly like a photo that does not exist.
+        other = client.get(url.replace(f"/{done_photo.pk}/", f"/{missing}/"))
+        assert without_csrf(r.content) == without_csrf(other.content)
+    for url in post_urls(done_photo):
+        assert client.post(url, {"share": "on", "vividness": "50"}).status_code == 404, url
+    done_photo.refresh_from_db()
+    assert done_photo.share_token is None and done_photo.render_count == 1
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, done_photo):
+    for url in photo_urls(done_photo) + post_urls(done_photo):
+        r = client.get(url)
+        assert r.status_code == 302 and r.url.startswith("/accounts/login/"), url
+
+
+def test_the_photo_page_shows_the_comparison_and_controls(client, owner, done_photo):
+    client.force_login(owner)
+    html = client.get(f"/photos/{done_photo.pk}/").content.decode()
+    assert 'id="compare-range"' in html and 'type="range"' in html
+    assert 'alt="Grandpa 1931, in colour"' in html and 'alt="Grandpa 1931, original"' in html
+    assert '<label for="vividness">Vividness</label>' in html
+    assert done_photo.model_version in html
+
+
+def test_png_download_is_full_size_with_its_alpha(client, owner, done_photo):
+    client.force_login(owner)
+    r = client.get(f"/photos/{done_photo.pk}/download")
+    assert r["Content-Disposition"] == 'attachment; filename="Grandpa 1931-color.png"'
+    img = Image.open(io.BytesIO(b"".join(r.streaming_content)))
+    assert img.format == "PNG" and img.size == (90, 70) and img.mode == "RGBA"
+
+
+def test_jpeg_download_honours_the_quality(client, owner, done_photo):
+    client.force_login(owner)
+    small = client.get(f"/photos/{done_photo.pk}/download?format=jpeg&quality=10")
+    large = client.get(f"/photos/{done_photo.pk}/download?format=jpeg&quality=100")
+    assert small["Content-Type"] == "image/jpeg"
+    assert small["Content-Disposition"] == 'attachment; filename="Grandpa 1931-color.jpg"'
+    assert len(small.content) < len(large.content)
+    assert Image.open(io.BytesIO(large.content)).size == (90, 70)
+    assert client.get(f"/photos/{done_photo.pk}/download?format=jpeg&quality=0").status_code == 400
+    assert client.get(f"/photos/{done_photo.pk}/download?format=gif").status_code == 400
+
+
+def test_the_original_downloads_byte_for_byte(client, owner, done_photo):
+    client.force_login(owner)
+    r = client.get(f"/photos/{done_photo.pk}/original")
+    assert b"".join(r.streaming_content) == default_storage.open(done_photo.original.name).read()
+    assert r["Content-Disposition"] == 'attachment; filename="Grandpa 1931.png"'
+
+
+def test_vividness_rerenders(client, owner, done_photo):
+    client.force_login(owner)
+    r = client.post(f"/photos/{done_photo.pk}/render", {"vividness": "100"})
+    assert r.status_code == 200
+    data = r.json()
+    assert data["vividness"] == 100 and data["temperature"] == pytest.approx(0.05)
+    assert data["after"].endswith("?v=2")
+    assert client.get(data["after"]).status_code == 200
+    assert client.post(f"/photos/{done_photo.pk}/render", {"vividness": "lots"}).status_code == 400
+    assert client.post(f"/photos/{done_photo.pk}/render", {"vividness": "101"}).status_code == 400
+
+
+def test_a_queued_photo_has_no_result_yet(client, owner, redis_conn):
+    photo = new_photo(owner)
+    client.force_login(owner)
+    assert client.get(f"/photos/{photo.pk}/download").status_code == 404
+    assert client.get(f"/photos/{photo.pk}/after.jpg").status_code == 404
+    assert client.post(f"/photos/{photo.pk}/render", {"vividness": "50"}).status_code == 409
+    assert client.get(f"/photos/{photo.pk}/status.json").json()["status"] == "queued"
+
+
+def test_retry_queues_a_failed_photo(client, owner, redis_conn, django_capture_on_commit_callbacks):
+    photo = new_photo(owner)
+    Photo.objects.filter(pk=photo.pk).update(status=Photo.FAILED, error="boom", attempts=3)
+    client.force_login(owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        r = client.post(f"/photos/{photo.pk}/retry")
+    assert r.status_code == 302
+    photo.refresh_from_db()
+    assert photo.status == Photo.QUEUED and photo.attempts == 0 and photo.enqueued_at is not None
+
+
+def test_delete_removes_the_row_and_files(client, owner, done_photo, django_capture_on_commit_callbacks):
+    client.force_login(owner)
+    names = [done_photo.original.name, done_photo.result.name, done_photo.prediction.name, done_photo.before.name]
+    with django_capture_on_commit_callbacks(execute=True):
+        r = client.post(f"/photos/{done_photo.pk}/delete")
+    assert r.status_code == 302 and r.url == f"/galleries/{done_photo.gallery_id}/"
+    assert not Photo.objects.exists()
+    assert not any(default_storage.exists(n) for n in names)
+
+
+def test_sharing_on_and_off(client, owner, stranger, done_photo):
+    client.force_login(owner)
+    client.post(f"/photos/{done_photo.pk}/share", {"share": "on"})
+    done_photo.refresh_from_db()
+    token = done_photo.share_token
+    assert token and len(token) >= 32
+    client.force_login(stranger)
+    for url in [f"/s/{token}/", f"/s/{token}/before.jpg", f"/s/{token}/after.jpg", f"/s/{token}/download"]:
+        assert client.get(url).status_code == 200, url
+    client.logout()
+    page = client.get(f"/s/{token}/").content.decode()
+    assert "Vividness" not in page and "Delete photo" not in page and "/original" not in page
+    assert client.get(f"/s/{token}/download?format=jpeg").status_code == 200
+
+    client.force_login(owner)
+    client.post(f"/photos/{done_photo.pk}/share", {"share": "off"})
+    client.logout()
+    for url in [f"/s/{token}/", f"/s/{token}/after.jpg", f"/s/{token}/download"]:
+        assert client.get(url).status_code == 404, url
+
+    # Sharing again makes a new link; the old one stays dead.
+    client.force_login(owner)
+    client.post(f"/photos/{done_photo.pk}/share", {"share": "on"})
+    done_photo.refresh_from_db()
+    assert done_photo.share_token != token
+    assert client.get(f"/s/{token}/").status_code == 404
+
+
+def test_a_made_up_token_is_a_404(client, db):
+    assert client.get("/s/not-a-real-token/").status_code == 404
