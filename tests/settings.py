@@ -1,6 +1,7 @@
 """Settings for the test suite: colorsite.settings with fast, isolated parts."""
 
 import atexit
+import os
 import shutil
 import tempfile
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -21,6 +22,14 @@ MEDIA_ROOT = tempfile.mkdtemp(prefix="colorsite-test-media-")
 atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
 STATIC_ROOT = tempfile.mkdtemp(prefix="colorsite-test-static-")
 atexit.register(shutil.rmtree, STATIC_ROOT, ignore_errors=True)
+
+# A file, not SQLite's default in-memory test database, so that the live
+# server's threads and the worker each have their own connection, with the
+# same locking as in production.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    _test_db_dir = tempfile.mkdtemp(prefix="colorsite-test-db-")
+    atexit.register(shutil.rmtree, _test_db_dir, ignore_errors=True)
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(_test_db_dir, "test.sqlite3")}  # noqa: F405
 
 # Tests flush the Redis database they use, so they get one of their own:
 # database 15 of REDIS_URL's server, or of this process's embedded server.

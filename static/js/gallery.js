@@ -71,7 +71,17 @@
     errors.appendChild(el("li", null, message));
   }
 
-  function upload(file) {
+  // One upload at a time: each photo is decoded and checked on the server,
+  // and a queue of them shows steady progress rather than a stampede.
+  var uploadQueue = [], uploading = false;
+
+  function next() {
+    if (uploading || !uploadQueue.length) return;
+    uploading = true;
+    upload(uploadQueue.shift(), function () { uploading = false; next(); });
+  }
+
+  function upload(file, done) {
     var placeholder = el("li", "photo-card uploading");
     placeholder.dataset.status = "uploading";
     var a = el("a");
@@ -110,17 +120,20 @@
         msgs.forEach(showError);
       }
       if (!grid.children.length) emptyNote.hidden = false;
+      done();
     };
     xhr.onerror = function () {
       placeholder.remove();
       showError("Uploading " + file.name + " failed: the connection was lost.");
+      done();
     };
     xhr.send(data);
   }
 
   function uploadAll(files) {
     errors.textContent = "";
-    Array.prototype.forEach.call(files, upload);
+    Array.prototype.forEach.call(files, function (f) { uploadQueue.push(f); });
+    next();
   }
 
   input.addEventListener("change", function () {
