@@ -238,7 +238,7 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
     meta = {"command": " ".join(sys.argv), "config": asdict(cfg), "host": platform.node(),
             "device": str(device), "world_size": ddp.world, "train_images": n_train,
             "val_images": len(val_arrays), "parameters": count_parameters(model), "num_bins": len(centres),
-            "torch": torch.__version__}
+            "torch": str(torch.__version__)}
     if ddp.main and start_epoch == 0:
         with open(log_path, "w") as fh:
             fh.write(json.dumps({"event": "start", **meta}) + "\n")
@@ -298,7 +298,7 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
                 fh.write(json.dumps({**record, "saved_best": improved, "elapsed_s": elapsed}) + "\n")
             log(f"epoch {epoch + 1}: train {train_loss:.4f}  val {val_loss:.4f}{'  (best, saved)' if improved else ''}"
                 f"  {record['images_per_s']:.0f} img/s")
-        if cfg.max_minutes and elapsed > cfg.max_minutes * 60:
+        if cfg.max_minutes is not None and elapsed > cfg.max_minutes * 60 and epoch + 1 < cfg.epochs:
             log(f"stopping: {elapsed / 60:.1f} minutes used of a {cfg.max_minutes:g}-minute budget")
             break
     ddp.barrier()

@@ -1,0 +1,116 @@
+"""The Colorizer: any photo in, the same photo in colour out, at full resolution."""
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from mlcore.checkpoint import ModelFileError
+from mlcore.color import rgb_to_lab
+from mlcore.colorizer import Colorizer, Prediction, lightness_of
+from mlcore.imageio import load_image
+from mlcore.testing import make_tiny_model
+
+
+@pytest.fixture(scope="module")
+def colorizer(tmp_path_factory):
+    return Colorizer.load(make_tiny_model(tmp_path_factory.mktemp("m") / "tiny.pt"), device="cpu")
+
+
+def _gray(size=(97, 61)):
+    return Image.fromarray(data.camera()).resize(size)
+
+
+def test_output_has_the_inputs_full_resolution_and_its_lightness(colorizer):
+    gray = _gray((517, 333))
+    out = colorizer.colorize(gray)
+    assert out.size == (517, 333) and out.mode == "RGB"
+    lightness, _ = lightness_of(gray)
+    out_l = rgb_to_lab(np.asarray(out))[..., 0]
+    assert np.abs(out_l - lightness).mean() < 1.0  # only gamut clipping moves L
+
+
+def test_colour_input_is_colorized_from_its_lightness(colorizer):
+    photo = Image.fromarray(data.astronaut())
+    from_colour = colorizer.colorize(photo)
+    from_gray = colorizer.colorize(photo.convert("RGB").convert("L").convert("RGB"))
+    assert from_colour.size == photo.size
+    # The colorizer sees only L: the colour photo and its own gray give nearly the same output.
+    lab_a, lab_b = rgb_to_lab(np.asarray(from_colour)), rgb_to_lab(np.asarray(from_gray))
+    assert np.abs(lab_a[..., 1:] - lab_b[..., 1:]).mean() < 3.0
+
+
+def test_rgba_keeps_its_alpha_channel(colorizer):
+    img = _gray().convert("RGBA")
+    alpha = Image.linear_gradient("L").resize(img.size)
+    img.putalpha(alpha)
+    out = colorizer.colorize(img)
+    assert out.mode == "RGBA"
+    assert np.array_equal(np.asarray(out.getchannel("A")), np.asarray(alpha))
+
+
+def test_exif_orientation_is_respected(colorizer, tmp_path):
+    img = _gray((80, 40)).convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    path = tmp_path / "rotated.jpg"
+    img.save(path, exif=exif.tobytes())
+    loaded = load_image(path)
+    assert loaded.size == (40, 80)
+    assert colorizer.colorize(loaded).size == (40, 80)
+
+
+@pytest.mark.parametrize("mode", ["P", "CMYK", "I;16", "LA", "1"])
+def test_other_modes_are_accepted(colorizer, tmp_path, mode):
+    base = _gray((50, 30))
+    if mode == "I;16":
+        img = Image.fromarray((np.asarray(base, dtype=np.uint16) * 257))
+        assert img.mode.startswith("I;16")
+        path = tmp_path / "x.png"
+    else:
+        img = base.convert("RGB").convert(mode)
+        path = tmp_path / ("x.tif" if mode == "CMYK" else "x.png")
+    img.save(path)
+    out = colorizer.colorize(load_image(path))
+    assert out.size == (50, 30)
+    assert out.mode == ("RGBA" if mode == "LA" else "RGB")
+
+
+def test_sixteen_bit_gray_keeps_its_tones(colorizer):
+    base = _gray((40, 40))
+    img16 = Image.fromarray(np.asarray(base, dtype=np.uint16) * 257)
+    from mlcore.imageio import normalise_mode
+    assert np.abs(np.asarray(normalise_mode(img16), dtype=int) - np.asarray(base, dtype=int)).max() <= 1
+
+
+def test_prediction_round_trips_and_rerenders_at_another_temperature(colorizer):
+    gray = _gray()
+    pred = colorizer.predict(gray)
+    again = Prediction.from_bytes(pred.to_bytes())
+    assert np.array_equal(np.asarray(colorizer.render(again, gray, 0.38)), np.asarray(colorizer.render(pred, gray, 0.38)))
+    cool, vivid = colorizer.render(pred, gray, 1.0), colorizer.render(pred, gray, 0.05)
+    chroma = [np.hypot(*rgb_to_lab(np.asarray(im))[..., 1:].transpose(2, 0, 1)).mean() for im in (cool, vivid)]
+    assert chroma[1] > chroma[0]  # colder temperature, more vivid colour
+
+
+def test_temperature_outside_the_allowed_range_is_refused(colorizer):
+    with pytest.raises(ValueError):
+        colorizer.colorize(_gray(), temperature=0)
+
+
+def test_l2_models_decode_without_temperature(tmp_path):
+    c = Colorizer.load(make_tiny_model(tmp_path / "l2.pt", loss="l2"), device="cpu")
+    gray = _gray()
+    pred = c.predict(gray)
+    assert pred.ab is not None and pred.indices is None
+    assert c.render(pred, gray, 0.1).size == gray.size
+
+
+def test_a_missing_or_corrupt_model_file_is_reported_clearly(tmp_path):
+    with pytest.raises(ModelFileError, match="cannot read"):
+        Colorizer.load(tmp_path / "nope.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ModelFileError, match="corrupt"):
+        Colorizer.load(bad)

@@ -1,0 +1,177 @@
+"""prepare_dataset, train_colorizer and colorize end to end on a tiny generated dataset."""
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from django.core.management import CommandError, call_command
+from PIL import Image
+
+from mlcore.checkpoint import read_checkpoint
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = ["--arch", "eccv16", "--width", "0.0625", "--size", "32", "--batch-size", "8", "--precision", "fp32",
+        "--device", "cpu", "--no-progress"]
+
+
+def _photo(rng, size):
+    """A colourful random photo: smooth blobs of colour."""
+    small = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    return Image.fromarray(small).resize(size, Image.Resampling.BICUBIC)
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sources")
+    rng = np.random.default_rng(0)
+    for source, classes in (("beach", ["sand", "sea/deep"]), ("city", ["cars"])):
+        for cls in classes:
+            folder = root / source / cls
+            folder.mkdir(parents=True)
+            for i in range(12):
+                _photo(rng, (48, 40)).save(folder / f"{i}.jpg")
+    Image.new("L", (40, 40), 128).save(root / "beach" / "sand" / "gray.png")
+    (root / "city" / "cars" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    return root
+
+
+@pytest.fixture(scope="module")
+def prepared(sources, tmp_path_factory):
+    out = tmp_path_factory.mktemp("prepared")
+    call_command("prepare_dataset", str(sources / "beach"), str(sources / "city"), "--out", str(out),
+                 "--fraction", "1", "--size", "32", "--seed", "3", "--workers", "1", verbosity=0)
+    return out
+
+
+def _manifest(folder):
+    with open(folder / "manifest.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_prepare_dataset_splits_resizes_and_counts_what_it_drops(sources, tmp_path, capsys):
+    out = tmp_path / "p"
+    call_command("prepare_dataset", str(sources / "beach"), str(sources / "city"), "--out", str(out),
+                 "--fraction", "1", "--size", "32", "--seed", "3", "--workers", "1")
+    report = capsys.readouterr().out
+    rows = _manifest(out)
+    assert len(rows) == 36  # 37 readable, one of them gray; the broken file is dropped too
+    beach = next(line for line in report.splitlines() if line.startswith("beach"))
+    city = next(line for line in report.splitlines() if line.startswith("city"))
+    assert beach.split()[1:5] == ["25", "25", "0", "1"]   # found, drawn, unreadable, gray
+    assert city.split()[1:5] == ["13", "13", "1", "0"]
+    splits = {s: sum(r["split"] == s for r in rows if r["source"] == "beach") for s in ("train", "val", "test")}
+    assert splits == {"train": 17, "val": 2, "test": 5}
+    assert {r["class"] for r in rows} == {"sand", "sea/deep", "cars"}
+    for r in rows[:5]:
+        with Image.open(out / r["path"]) as img:
+            assert img.size == (32, 32) and img.mode == "RGB"
+
+
+def test_prepare_dataset_is_deterministic_for_a_seed(sources, prepared, tmp_path):
+    again = tmp_path / "again"
+    call_command("prepare_dataset", str(sources / "beach"), str(sources / "city"), "--out", str(again),
+                 "--fraction", "1", "--size", "32", "--seed", "3", "--workers", "1", verbosity=0)
+    assert _manifest(again) == _manifest(prepared)
+    for r in _manifest(again)[:5]:
+        assert (again / r["path"]).read_bytes() == (prepared / r["path"]).read_bytes()
+    other = tmp_path / "other"
+    call_command("prepare_dataset", str(sources / "beach"), "--out", str(other), "--fraction", "0.5",
+                 "--size", "32", "--seed", "4", "--workers", "1", verbosity=0)
+    assert len(_manifest(other)) == 12  # half of 25 drawn (12), the gray one may or may not be among them
+    assert _manifest(other) != _manifest(prepared)
+
+
+def test_prepare_dataset_rejects_a_missing_source(tmp_path):
+    with pytest.raises(CommandError, match="not found"):
+        call_command("prepare_dataset", str(tmp_path / "nope"), "--out", str(tmp_path / "o"), verbosity=0)
+
+
+def test_train_colorizer_writes_a_usable_model_checkpoint_and_log(prepared, tmp_path):
+    out = tmp_path / "m.pt"
+    call_command("train_colorizer", "--data", str(prepared), "--out", str(out), "--loss", "rebalanced",
+                 "--epochs", "2", *TINY, verbosity=0)
+    ckpt = read_checkpoint(out)
+    assert ckpt["loss"] == "rebalanced" and len(ckpt["centres"]) == 261
+    lines = [json.loads(x) for x in Path(f"{out}.log.jsonl").read_text().splitlines()]
+    assert lines[0]["event"] == "start" and [x["epoch"] for x in lines[1:]] == [1, 2]
+    assert all(np.isfinite(x["val_loss"]) for x in lines[1:])
+    colored = tmp_path / "colored"
+    src = tmp_path / "in.png"
+    Image.new("L", (45, 30), 90).save(src)
+    call_command("colorize", str(src), "--out-dir", str(colored), "--model", str(out), "--temperature", "0.5", verbosity=0)
+    with Image.open(colored / "in.png") as img:
+        assert img.size == (45, 30)
+
+
+def test_rebalancing_weights_are_stored_with_the_model(prepared, tmp_path):
+    out = tmp_path / "m.pt"
+    call_command("train_colorizer", "--data", str(prepared), "--out", str(out), "--epochs", "1", *TINY, verbosity=0)
+    ckpt = read_checkpoint(out)
+    from mlcore.rebalance import smooth_distribution
+    smoothed = smooth_distribution(ckpt["prior"].double().numpy(), ckpt["centres"].numpy())
+    assert np.isclose((smoothed * ckpt["bin_weights"].double().numpy()).sum(), 1.0, atol=1e-3)
+
+
+def test_resume_continues_exactly(prepared, tmp_path):
+    straight, split = tmp_path / "straight.pt", tmp_path / "split.pt"
+    args = ["--data", str(prepared), "--loss", "classification", "--epochs", "2", *TINY]
+    call_command("train_colorizer", "--out", str(straight), *args, verbosity=0)
+    call_command("train_colorizer", "--out", str(split), *args, "--max-minutes", "0", verbosity=0)  # stops after epoch 1
+    assert torch.load(f"{split}.state.pt", weights_only=False)["epoch"] == 1
+    call_command("train_colorizer", "--out", str(split), *args, "--resume", verbosity=0)
+    a = torch.load(f"{straight}.state.pt", weights_only=False)
+    b = torch.load(f"{split}.state.pt", weights_only=False)
+    assert b["epoch"] == 2
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+
+
+def test_l2_fine_tuned_from_a_classification_model(prepared, tmp_path):
+    cls = tmp_path / "cls.pt"
+    call_command("train_colorizer", "--data", str(prepared), "--out", str(cls), "--loss", "classification",
+                 "--epochs", "1", *TINY, verbosity=0)
+    ft = tmp_path / "ft.pt"
+    call_command("train_colorizer", "--data", str(prepared), "--out", str(ft), "--loss", "l2",
+                 "--init-from", str(cls), "--epochs", "1", *TINY, verbosity=0)
+    assert read_checkpoint(ft)["loss"] == "l2"
+
+
+def test_unknown_loss_is_refused(prepared, tmp_path):
+    with pytest.raises(CommandError):
+        call_command("train_colorizer", "--data", str(prepared), "--out", str(tmp_path / "x.pt"), "--loss", "l1")
+
+
+def test_colorize_reports_unreadable_inputs(tmp_path, tiny_model_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"nope")
+    good = tmp_path / "good.png"
+    Image.new("L", (20, 10), 50).save(good)
+    with pytest.raises(CommandError, match="1 of 2"):
+        call_command("colorize", str(bad), str(good), "--out-dir", str(tmp_path / "o"), "--model", tiny_model_path,
+                     verbosity=0)
+    assert (tmp_path / "o" / "good.png").exists()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_process_distributed_training_on_the_cpu(prepared, tmp_path):
+    out = tmp_path / "ddp.pt"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", str(_free_port()), "manage.py", "train_colorizer", "--data", str(prepared),
+           "--out", str(out), "--epochs", "1", *TINY]
+    result = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    start = json.loads(Path(f"{out}.log.jsonl").read_text().splitlines()[0])
+    assert start["world_size"] == 2
+    assert read_checkpoint(out)["loss"] == "rebalanced"
