@@ -59,19 +59,34 @@ def gray_to_l(gray):
     return (116.0 * _f(y) - 16.0).astype(np.float32)
 
 
-def lab_to_rgb_float(lab):
-    """Lab -> sRGB float32 in 0..1 (clipped); out-of-gamut colours are clipped per channel."""
+def _linear_rgb(lab):
+    """Lab -> linear RGB clipped to [0, 1]; out-of-gamut colours are clipped per channel."""
     lab = np.asarray(lab, dtype=np.float32)
     fy = (lab[..., 0] + 16.0) / 116.0
-    fx = fy + lab[..., 1] / 500.0
-    fz = fy - lab[..., 2] / 200.0
-    f = np.stack([fx, fy, fz], axis=-1)
-    xyz = np.where(f > 6.0 / 29.0, f ** 3, (f - 16.0 / 116.0) / _KAPPA) * _WHITE
+    f = np.stack([fy + lab[..., 1] / 500.0, fy, fy - lab[..., 2] / 200.0], axis=-1)
+    xyz = np.where(f > 6.0 / 29.0, f * f * f, (f - 16.0 / 116.0) / _KAPPA) * _WHITE
     lin = xyz @ _XYZ_TO_RGB.T
-    np.clip(lin, 0.0, 1.0, out=lin)
-    return np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055).astype(np.float32)
+    return np.clip(lin, 0.0, 1.0, out=lin)
+
+
+def _linear_to_srgb(lin):
+    return np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * np.power(lin, 1 / 2.4) - 0.055)
+
+
+def lab_to_rgb_float(lab):
+    """Lab -> sRGB float32 in 0..1."""
+    return _linear_to_srgb(_linear_rgb(lab)).astype(np.float32)
+
+
+# Encoding linear light to 8-bit sRGB through a table: 2^14 steps keep every output within
+# half a level of the exact curve (its steepest slope, near black, is 12.92 * 255 per unit).
+_SRGB_LUT_SIZE = 1 << 14
+_SRGB_LUT = (_linear_to_srgb(np.linspace(0.0, 1.0, _SRGB_LUT_SIZE, dtype=np.float64)) * 255.0 + 0.5).astype(np.uint8)
 
 
 def lab_to_rgb(lab):
     """Lab -> uint8 sRGB."""
-    return (lab_to_rgb_float(lab) * 255.0 + 0.5).astype(np.uint8)
+    lin = _linear_rgb(lab)
+    lin *= _SRGB_LUT_SIZE - 1
+    lin += 0.5
+    return _SRGB_LUT[lin.astype(np.int32)]
