@@ -21,8 +21,9 @@ CONTENT_TYPES = {
 }
 
 
-def create_photo(gallery, checked):
-    """Store a CheckedImage (see forms.check_image) as a new queued photo.
+def create_photo(gallery, checked, temperature=None):
+    """Store a CheckedImage (see forms.check_image) as a new queued photo,
+    to be colorized at `temperature` (DEFAULT_TEMPERATURE when None).
 
     The job is sent to Redis after the transaction commits; if Redis is
     down the photo is kept all the same and the sweeper sends it later.
@@ -41,7 +42,7 @@ def create_photo(gallery, checked):
         width=image.width,  # after EXIF rotation: what people see
         height=image.height,
         size_bytes=len(data),
-        temperature=settings.DEFAULT_TEMPERATURE,
+        temperature=settings.DEFAULT_TEMPERATURE if temperature is None else temperature,
     )
     try:
         with transaction.atomic():
