@@ -238,7 +238,12 @@ def photo_render(request, pk):
         return JsonResponse({"error": "vividness must be a number from 0 to 100."}, status=400)
     if not 0 <= vividness <= 100:
         return JsonResponse({"error": "vividness must be a number from 0 to 100."}, status=400)
-    rerender(photo, vividness_to_temperature(vividness))
+    try:
+        rerender(photo, vividness_to_temperature(vividness))
+    except FileNotFoundError:
+        logger.exception("Photo %s: cannot re-render", photo.pk)
+        return JsonResponse({"error": "The saved colours of this photo are missing."},
+                            status=409)
     return JsonResponse({
         "vividness": photo.vividness,
         "temperature": photo.temperature,

@@ -177,3 +177,12 @@ def test_sharing_on_and_off(client, owner, stranger, done_photo):
 
 def test_a_made_up_token_is_a_404(client, db):
     assert client.get("/s/not-a-real-token/").status_code == 404
+
+
+def test_files_can_be_handed_to_nginx(client, owner, done_photo, settings):
+    settings.SENDFILE_MODE = "nginx"
+    client.force_login(owner)
+    r = client.get(f"/photos/{done_photo.pk}/download")
+    assert r["X-Accel-Redirect"] == "/protected/" + done_photo.result.name
+    assert r["Content-Disposition"] == 'attachment; filename="Grandpa 1931-color.png"'
+    assert r.content == b""
