@@ -1,0 +1,100 @@
+"""
+API keys and quotas.
+
+ApiToken: DRF's authtoken allows one key per person; people want one per
+script or machine, named, with the time it was last used, and revocable one
+by one. We store only a SHA-256 of each key: a leaked database backup then
+holds no usable key. A plain hash (no salt, no slow KDF) is enough because a
+key is 256 random bits, not a password someone chose, and it lets us find
+the key's row with one indexed lookup. The key itself is shown once, when it
+is made.
+"""
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+# Recognisable by secret scanners, and by people reading a config file.
+KEY_PREFIX = "csk_"
+# Characters of the key shown on the keys page so people can tell keys apart.
+VISIBLE_CHARS = 8
+# last_used_at is refreshed at most this often: a busy client would
+# otherwise write to the database on every request.
+LAST_USED_RESOLUTION_SECONDS = 60
+# Keys made by POST /api/v1/auth/token/ (a script logging in on each run)
+# beyond this many per person are pruned, least recently used first.
+MAX_LOGIN_TOKENS = 20
+
+
+def hash_key(key):
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    key_start = models.CharField(max_length=20, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    from_login = models.BooleanField(default=False, editable=False)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self):
+        return f"{self.name} ({self.key_start}…)"
+
+    @classmethod
+    def create(cls, user, name, from_login=False):
+        """Make a key; returns (token, key). The key is not stored."""
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            user=user, name=name, key_hash=hash_key(key), key_start=key[: len(KEY_PREFIX) + VISIBLE_CHARS],
+            from_login=from_login,
+        )
+        if from_login:
+            stale = cls.objects.filter(user=user, from_login=True).order_by(
+                models.F("last_used_at").desc(nulls_last=True), "-created"
+            )[MAX_LOGIN_TOKENS:]
+            cls.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
+        return token, key
+
+    @classmethod
+    def find(cls, key):
+        return cls.objects.select_related("user").filter(key_hash=hash_key(key)).first()
+
+    def touch(self, now=None):
+        now = now or timezone.now()
+        if self.last_used_at and (now - self.last_used_at).total_seconds() < LAST_USED_RESOLUTION_SECONDS:
+            return
+        ApiToken.objects.filter(pk=self.pk).update(last_used_at=now)
+        self.last_used_at = now
+
+
+class Plan(models.Model):
+    """A person's own daily quota, when it differs from COLORIZE_DAILY_QUOTA
+    (set in the admin, or by whatever sells plans one day)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, models.CASCADE, related_name="plan")
+    name = models.CharField(max_length=50, default="Custom")
+    daily_quota = models.PositiveIntegerField()
+
+    def __str__(self):
+        return f"{self.name}: {self.daily_quota}/day"
+
+
+class QuotaUsage(models.Model):
+    """Colorizations started through the API by one person on one day (UTC).
+    A counter rather than a count of photos, so that deleting photos does
+    not give the quota back."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    day = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "day"], name="one_quota_row_per_day")]

@@ -1,0 +1,188 @@
+"""What the API reads and writes. Field names follow the contract in the
+REST API issue; models are the site's own (gallery.models)."""
+
+import math
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from gallery.forms import check_image
+from gallery.models import Gallery, Photo
+
+# Annealed-mean temperature range that the colorizer accepts
+# (mlcore.colorizer.MIN_TEMPERATURE / MAX_TEMPERATURE; a test checks they
+# agree: importing mlcore here would load torch in every web process).
+TEMPERATURE_MIN, TEMPERATURE_MAX = 0.01, 1.0
+JPEG_QUALITY_DEFAULT = 92
+TEMPERATURE_HELP = (
+    f"Annealed-mean temperature, {TEMPERATURE_MIN} to {TEMPERATURE_MAX}: lower is more vivid, "
+    "higher more muted."
+)
+
+
+class TemperatureField(serializers.FloatField):
+    """A float in the colorizer's range; NaN and infinities are refused
+    (they pass DRF's min/max checks, since every comparison with NaN is false)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", TEMPERATURE_MIN)
+        kwargs.setdefault("max_value", TEMPERATURE_MAX)
+        kwargs.setdefault("help_text", TEMPERATURE_HELP)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            self.fail("invalid")
+        return value
+
+
+# -- resources ----------------------------------------------------------------
+
+
+class GallerySerializer(serializers.ModelSerializer):
+    photo_count = serializers.SerializerMethodField(help_text="Photos in the gallery.")
+    created_at = serializers.DateTimeField(source="created", read_only=True)
+
+    class Meta:
+        model = Gallery
+        fields = ["id", "name", "photo_count", "created_at"]
+
+    def get_photo_count(self, gallery) -> int:
+        # Lists annotate the count (one query); a single gallery counts.
+        if hasattr(gallery, "photo_count"):
+            return gallery.photo_count
+        return gallery.photos.count()
+
+
+class PhotoSerializer(serializers.ModelSerializer):
+    gallery = serializers.IntegerField(source="gallery_id", read_only=True, help_text="The gallery's id.")
+    status = serializers.ChoiceField(
+        choices=[Photo.QUEUED, Photo.RUNNING, Photo.DONE, Photo.FAILED], read_only=True,
+        help_text="queued, running (colorizing), done, or failed (see `error`; POST .../retry/ to queue it again).",
+    )
+    error = serializers.SerializerMethodField(help_text="Why the job failed, in words; null otherwise.")
+    width = serializers.IntegerField(read_only=True, help_text="Pixels, after the photo's EXIF rotation.")
+    height = serializers.IntegerField(read_only=True, help_text="Pixels, after the photo's EXIF rotation.")
+    temperature = serializers.FloatField(read_only=True, help_text="The temperature of the current result.")
+    model_version = serializers.SerializerMethodField(help_text="The model that colorized it; null until done.")
+    created_at = serializers.DateTimeField(source="created", read_only=True)
+    finished_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="When the job ended.")
+    original_url = serializers.SerializerMethodField(help_text="The original, as uploaded.")
+    result_url = serializers.SerializerMethodField(help_text="The colorized photo at full resolution; null until done.")
+
+    class Meta:
+        model = Photo
+        fields = [
+            "id", "gallery", "status", "error", "width", "height", "temperature", "model_version",
+            "created_at", "finished_at", "original_url", "result_url",
+        ]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_error(self, photo):
+        return photo.error or None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_model_version(self, photo):
+        return photo.model_version or None
+
+    def _url(self, name, photo):
+        path = reverse(name, args=[photo.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    @extend_schema_field(serializers.URLField())
+    def get_original_url(self, photo):
+        return self._url("api-photo-original", photo)
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_result_url(self, photo):
+        if photo.status != Photo.DONE:
+            return None
+        return self._url("api-photo-result", photo)
+
+
+# -- requests -----------------------------------------------------------------
+
+
+class PhotoCreateSerializer(serializers.Serializer):
+    image = serializers.FileField(
+        help_text="The photo: JPEG, PNG, WEBP, BMP or TIFF, at most "
+        f"{settings.UPLOAD_MAX_BYTES // 2**20} MB and {settings.UPLOAD_MAX_PIXELS / 1e6:.0f} megapixels."
+    )
+    gallery = serializers.IntegerField(
+        required=False, help_text="One of your galleries' ids; your default gallery when left out."
+    )
+    temperature = TemperatureField(required=False, help_text=TEMPERATURE_HELP + " Default 0.38.")
+
+    def validate_image(self, upload):
+        # The site's own check (gallery.forms.check_image): same formats,
+        # limits and messages as the upload form. Nothing is stored here.
+        try:
+            return check_image(upload)
+        except DjangoValidationError as e:
+            raise serializers.ValidationError(e.messages)
+
+
+class PhotoFilterSerializer(serializers.Serializer):
+    gallery = serializers.IntegerField(required=False, help_text="Only photos in this gallery.")
+    status = serializers.ChoiceField(
+        choices=[Photo.QUEUED, Photo.RUNNING, Photo.DONE, Photo.FAILED], required=False,
+        help_text="Only photos in this state.",
+    )
+
+
+class RerenderSerializer(serializers.Serializer):
+    temperature = TemperatureField()
+
+
+class ResultQuerySerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=["png", "jpeg"], default="png", help_text="png (lossless) or jpeg.")
+    quality = serializers.IntegerField(
+        min_value=1, max_value=100, default=JPEG_QUALITY_DEFAULT, help_text="JPEG quality, 1 to 100 (jpeg only)."
+    )
+
+
+class TokenLoginSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False, write_only=True)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Send it as `Authorization: Token <token>`.")
+
+
+# -- errors (for the schema; the bodies come from views.exception_handler) ----
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What went wrong, in words.")
+
+
+class QuotaErrorSerializer(ErrorSerializer):
+    """429 on upload: the daily quota (with limit, remaining, resets_at), or
+    too many requests without credentials (detail only)."""
+
+    limit = serializers.IntegerField(required=False, help_text="Colorizations allowed per day.")
+    remaining = serializers.IntegerField(required=False, help_text="Colorizations left today (0).")
+    resets_at = serializers.DateTimeField(required=False, help_text="When the quota starts again (00:00 UTC).")
+
+
+def field_errors(name, *fields):
+    """A 400 body for the schema: readable messages, listed per field."""
+
+    def messages():
+        return serializers.ListField(child=serializers.CharField(), required=False)
+
+    return type(name, (serializers.Serializer,), {f: messages() for f in (*fields, "non_field_errors")})
+
+
+PhotoCreateErrorSerializer = field_errors("PhotoCreateError", "image", "gallery", "temperature")
+PhotoFilterErrorSerializer = field_errors("PhotoFilterError", "gallery", "status")
+GalleryErrorSerializer = field_errors("GalleryError", "name")
+RerenderErrorSerializer = field_errors("RerenderError", "temperature")
+ResultErrorSerializer = field_errors("ResultQueryError", "format", "quality")
+TokenLoginErrorSerializer = field_errors("TokenLoginError", "username", "password")

@@ -1,0 +1,30 @@
+"""URLs of the API (under /api/) and of the API keys page (under
+/accounts/api-keys/); both included from colorsite/urls.py."""
+
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from gallery.api import pages, views
+
+router = SimpleRouter()
+router.register("galleries", views.GalleryViewSet, basename="api-gallery")
+router.register("photos", views.PhotoViewSet, basename="api-photo")
+
+v1 = [
+    path("auth/token/", views.token_login, name="api-token-login"),
+    *router.urls,
+]
+
+urlpatterns = [
+    path("v1/", include(v1)),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Last: anything else under /api/ is a JSON 404, not the site's HTML page.
+    re_path(r"^", views.not_found),
+]
+
+key_pages = [
+    path("", pages.api_keys, name="api-keys"),
+    path("<int:pk>/revoke", pages.api_key_revoke, name="api-key-revoke"),
+]

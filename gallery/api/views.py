@@ -1,0 +1,475 @@
+"""
+The REST API, /api/v1/: thin adapters over the site's own code.
+
+Uploads go through gallery.forms.check_image and gallery.photos.create_photo
+(the same validation, storage and enqueue-on-commit as the upload form);
+re-renders through inference.jobs.rerender (re-decoding the stored
+prediction, no network run); retries through Photo.retry(); files through
+gallery.photos.serve_file / serve_bytes (nosniff, Content-Disposition,
+X-Sendfile). A single gallery or photo is fetched with the site's ownership
+helpers (gallery.views), so another person's id answers 404 exactly like an
+id that does not exist; lists are filtered by owner.
+
+Errors are always JSON: exception_handler() below turns whatever a view
+raises into {"detail": ...} (or per-field lists for bad input), and
+not_found() answers unknown /api/ URLs.
+"""
+
+import io
+import logging
+
+from django.core.exceptions import SuspiciousOperation
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Count
+from django.http import Http404, JsonResponse
+from django.urls import Resolver404, resolve, reverse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action, api_view, authentication_classes, permission_classes, throttle_classes
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from gallery.api import quota
+from gallery.api.models import ApiToken
+from gallery.api.serializers import (
+    ErrorSerializer,
+    GalleryErrorSerializer,
+    GallerySerializer,
+    PhotoCreateErrorSerializer,
+    PhotoCreateSerializer,
+    PhotoFilterErrorSerializer,
+    PhotoFilterSerializer,
+    PhotoSerializer,
+    QuotaErrorSerializer,
+    RerenderErrorSerializer,
+    RerenderSerializer,
+    ResultErrorSerializer,
+    ResultQuerySerializer,
+    TokenLoginErrorSerializer,
+    TokenLoginSerializer,
+    TokenSerializer,
+)
+from gallery.api.throttles import LoginThrottle, ThrottleAnonymousFirst
+from gallery.models import Gallery, Photo, encode_jpeg, flatten
+from gallery.photos import CONTENT_TYPES, create_photo, serve_bytes, serve_file
+from gallery.views import _get_gallery_for_user, _get_photo_for_user
+
+logger = logging.getLogger("gallery")
+
+# -- errors -------------------------------------------------------------------
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus: every 404 reads the same ("Not found."), a
+    suspicious request is a 400, and anything else is a JSON 500 (logged)
+    instead of Django's HTML error page."""
+    if isinstance(exc, Http404):
+        # get_object_or_404's message names the model; keep them all alike.
+        exc = exceptions.NotFound()
+    elif isinstance(exc, SuspiciousOperation):
+        exc = exceptions.ParseError(str(exc) or "Bad request.")
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        view = context.get("view")
+        logger.error("API error in %s", type(view).__name__, exc_info=exc)
+        set_rollback()
+        response = Response({"detail": "Server error. It has been logged; please try again later."}, status=500)
+    return response
+
+
+def not_found(request, path=""):
+    """Any /api/ URL that is not an endpoint: a JSON 404, with a hint when
+    only the final slash is missing."""
+    body = {"detail": "Not found."}
+    if not request.path.endswith("/"):
+        try:
+            match = resolve(request.path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not not_found:
+            body["detail"] = f"Not found. Did you mean {request.path}/ (with a final slash)?"
+    return JsonResponse(body, status=404)
+
+
+class FileNegotiation(BaseContentNegotiation):
+    """For the endpoints that answer with image bytes: ignore Accept (a
+    client asking for image/png must get its PNG), and render any error as
+    JSON, the only renderer these views have."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+
+# -- schema building blocks ---------------------------------------------------
+
+NOT_AUTHENTICATED = OpenApiResponse(ErrorSerializer, description="No credentials, or a key that is not valid.")
+NOT_FOUND = OpenApiResponse(
+    ErrorSerializer, description="No such object among yours (another person's looks exactly the same)."
+)
+NOT_FOUND_PAGE = OpenApiResponse(ErrorSerializer, description="No such page.")
+THROTTLED = OpenApiResponse(ErrorSerializer, description="Too many requests; see Retry-After.")
+QUOTA_HEADERS = [
+    OpenApiParameter(
+        "X-Quota-Limit", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[202, 400, 404, 429],
+        description="Colorizations allowed per day (UTC).",
+    ),
+    OpenApiParameter(
+        "X-Quota-Remaining", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[202, 400, 404, 429],
+        description="Colorizations left today.",
+    ),
+]
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[429],
+    description="Seconds to wait before trying again.",
+)
+LOCATION = OpenApiParameter(
+    "Location", OpenApiTypes.URI, OpenApiParameter.HEADER, response=[202], description="The photo's URL."
+)
+PHOTO_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The photo's id.")
+GALLERY_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The gallery's id.")
+BINARY = OpenApiTypes.BINARY
+
+
+# -- token login --------------------------------------------------------------
+
+
+@extend_schema(
+    tags=["auth"],
+    summary="Get an API key with a username and password",
+    description="Makes a new key (named after the time of login) on each call; the key is shown only "
+    "here. Keys made this way beyond the 20 most recently used are revoked. Throttled per client address.",
+    request=TokenLoginSerializer,
+    responses={
+        200: TokenSerializer,
+        400: OpenApiResponse(TokenLoginErrorSerializer, description="Missing fields or wrong credentials."),
+        429: THROTTLED,
+    },
+    parameters=[RETRY_AFTER],
+    auth=[],
+)
+@api_view(["POST"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+@throttle_classes([LoginThrottle])
+def token_login(request):
+    from django.contrib.auth import authenticate
+
+    serializer = TokenLoginSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    user = authenticate(request, **serializer.validated_data)
+    if user is None:
+        raise exceptions.ValidationError({"non_field_errors": ["Unable to log in with the username and password given."]})
+    name = f"API login, {timezone.now():%Y-%m-%d %H:%M} UTC"
+    _, key = ApiToken.create(user, name, from_login=True)
+    return Response({"token": key})
+
+
+# -- galleries ----------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List your galleries", responses={200: GallerySerializer(many=True), 401: NOT_AUTHENTICATED, 404: NOT_FOUND_PAGE}
+    ),
+    create=extend_schema(
+        summary="Create a gallery",
+        responses={
+            201: GallerySerializer, 400: OpenApiResponse(GalleryErrorSerializer, description="A name is needed."),
+            401: NOT_AUTHENTICATED,
+        },
+    ),
+    retrieve=extend_schema(
+        summary="A gallery", parameters=[GALLERY_ID],
+        responses={200: GallerySerializer, 401: NOT_AUTHENTICATED, 404: NOT_FOUND},
+    ),
+    partial_update=extend_schema(
+        summary="Rename a gallery", parameters=[GALLERY_ID],
+        responses={
+            200: GallerySerializer, 400: OpenApiResponse(GalleryErrorSerializer, description="A name is needed."),
+            401: NOT_AUTHENTICATED, 404: NOT_FOUND,
+        },
+    ),
+    destroy=extend_schema(
+        summary="Delete a gallery and all its photos", parameters=[GALLERY_ID],
+        responses={
+            204: OpenApiResponse(description="Deleted, with its photos and their files."),
+            401: NOT_AUTHENTICATED, 404: NOT_FOUND,
+            409: OpenApiResponse(ErrorSerializer, description="Your default gallery cannot be deleted."),
+        },
+    ),
+)
+@extend_schema(tags=["galleries"])
+class GalleryViewSet(
+    ThrottleAnonymousFirst,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Your galleries. Every photo is in one; a default gallery always exists."""
+
+    serializer_class = GallerySerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Gallery.objects.none()
+        return (
+            Gallery.objects.filter(owner=self.request.user)
+            .annotate(photo_count=Count("photos"))
+            .order_by("-is_default", "name", "id")
+        )
+
+    def get_object(self):
+        gallery = _get_gallery_for_user(self.request, self.kwargs["pk"])
+        self.check_object_permissions(self.request, gallery)
+        return gallery
+
+    def list(self, request, *args, **kwargs):
+        Gallery.default_for(request.user)  # as on the site: everyone has one
+        return super().list(request, *args, **kwargs)
+
+    def perform_create(self, serializer):
+        serializer.save(owner=self.request.user)
+
+    def destroy(self, request, *args, **kwargs):
+        gallery = self.get_object()
+        if gallery.is_default:
+            return Response(
+                {"detail": "Your default gallery cannot be deleted; rename it if you like."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        # Cascades to the photos; their files go after the commit.
+        gallery.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# -- photos -------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List your photos, newest first",
+        parameters=[PhotoFilterSerializer],
+        responses={
+            200: PhotoSerializer(many=True),
+            400: OpenApiResponse(PhotoFilterErrorSerializer, description="A filter value is not valid."),
+            401: NOT_AUTHENTICATED,
+            404: OpenApiResponse(ErrorSerializer, description="No such gallery among yours, or no such page."),
+        },
+    ),
+    retrieve=extend_schema(
+        summary="A photo and the state of its colorization", parameters=[PHOTO_ID],
+        responses={200: PhotoSerializer, 401: NOT_AUTHENTICATED, 404: NOT_FOUND},
+    ),
+    destroy=extend_schema(
+        summary="Delete a photo and its files", parameters=[PHOTO_ID],
+        responses={204: OpenApiResponse(description="Deleted, with its files."), 401: NOT_AUTHENTICATED, 404: NOT_FOUND},
+    ),
+)
+@extend_schema(tags=["photos"])
+class PhotoViewSet(
+    ThrottleAnonymousFirst,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Your photos, each with the state of its colorization job."""
+
+    serializer_class = PhotoSerializer
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Photo.objects.none()
+        photos = Photo.objects.filter(owner=self.request.user)
+        if self.action == "list":
+            filters = PhotoFilterSerializer(data=self.request.query_params)
+            filters.is_valid(raise_exception=True)
+            if "gallery" in filters.validated_data:
+                gallery_id = filters.validated_data["gallery"]
+                if not Gallery.objects.filter(pk=gallery_id, owner=self.request.user).exists():
+                    raise exceptions.NotFound("Not found: no such gallery.")
+                photos = photos.filter(gallery_id=gallery_id)
+            if "status" in filters.validated_data:
+                photos = photos.filter(status=filters.validated_data["status"])
+        return photos
+
+    def get_object(self):
+        photo = _get_photo_for_user(self.request, self.kwargs["pk"])
+        self.check_object_permissions(self.request, photo)
+        return photo
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # Every answer to an upload tells the quota, refused uploads included.
+        if getattr(self, "action", None) == "create" and request.user and request.user.is_authenticated:
+            for header, value in quota.status(request.user).headers().items():
+                response[header] = value
+        return response
+
+    def _photo_response(self, photo, code=status.HTTP_200_OK, headers=None):
+        return Response(PhotoSerializer(photo, context=self.get_serializer_context()).data, status=code, headers=headers)
+
+    @extend_schema(
+        summary="Upload a photo to colorize",
+        description="Stores the photo and queues its colorization; poll the photo (or its `status`) until it is "
+        "`done`, then download `result_url`. Counts against your daily quota.",
+        request={"multipart/form-data": PhotoCreateSerializer},
+        parameters=[*QUOTA_HEADERS, LOCATION, RETRY_AFTER],
+        responses={
+            202: OpenApiResponse(PhotoSerializer, description="Stored and queued."),
+            400: OpenApiResponse(PhotoCreateErrorSerializer, description="Not an image we accept; nothing stored."),
+            401: NOT_AUTHENTICATED,
+            404: OpenApiResponse(ErrorSerializer, description="No such gallery among yours."),
+            429: OpenApiResponse(
+                QuotaErrorSerializer, description="The daily quota is used up, or too many requests."
+            ),
+        },
+    )
+    def create(self, request, *args, **kwargs):
+        serializer = PhotoCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if "gallery" in data:
+            gallery = Gallery.objects.filter(pk=data["gallery"], owner=request.user).first()
+            if gallery is None:
+                raise exceptions.NotFound("Not found: no such gallery.")
+        else:
+            gallery = Gallery.default_for(request.user)
+        try:
+            # One transaction: a photo that is not stored gives its quota back.
+            with transaction.atomic():
+                quota.consume(request.user)
+                photo = create_photo(gallery, data["image"], temperature=data.get("temperature"))
+        except quota.QuotaExceeded as e:
+            q = e.quota
+            body = {
+                "detail": f"You have used today's {q.limit} colorizations; the quota starts again at 00:00 UTC.",
+                "limit": q.limit,
+                "remaining": q.remaining,
+                "resets_at": q.resets_at.isoformat().replace("+00:00", "Z"),
+            }
+            return Response(body, status=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(q.retry_after)})
+        url = request.build_absolute_uri(reverse("api-photo-detail", args=[photo.pk]))
+        return self._photo_response(photo, status.HTTP_202_ACCEPTED, headers={"Location": url})
+
+    def destroy(self, request, *args, **kwargs):
+        # The files go after the commit (gallery.models._delete_photo_files).
+        self.get_object().delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Download the colorized photo at full resolution",
+        parameters=[PHOTO_ID, ResultQuerySerializer],
+        responses={
+            (200, "image/png"): OpenApiResponse(BINARY, description="The result (format=png, the default)."),
+            (200, "image/jpeg"): OpenApiResponse(BINARY, description="The result (format=jpeg)."),
+            400: OpenApiResponse(ResultErrorSerializer, description="format or quality not valid."),
+            401: NOT_AUTHENTICATED,
+            404: NOT_FOUND,
+            409: OpenApiResponse(ErrorSerializer, description="Not colorized (yet): see the photo's status."),
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="result", url_name="result",
+            content_negotiation_class=FileNegotiation)
+    def result(self, request, pk=None):
+        photo = self.get_object()
+        query = ResultQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        if photo.status != Photo.DONE or not photo.result:
+            return Response(
+                {"detail": f"This photo is not colorized: its status is {photo.status}."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        stem = f"{photo.title}-color"
+        if query.validated_data["format"] == "png":
+            return serve_file(photo.result.name, "image/png", filename=f"{stem}.png", attachment=True)
+        from PIL import Image
+
+        with default_storage.open(photo.result.name, "rb") as f:
+            image = flatten(Image.open(io.BytesIO(f.read())))
+        jpeg = encode_jpeg(image, quality=query.validated_data["quality"])
+        return serve_bytes(jpeg, "image/jpeg", f"{stem}.jpg")
+
+    @extend_schema(
+        summary="Download the original, as uploaded",
+        parameters=[PHOTO_ID],
+        responses={
+            **{(200, t): OpenApiResponse(BINARY, description="The original.") for t in sorted(set(CONTENT_TYPES.values()))},
+            401: NOT_AUTHENTICATED,
+            404: NOT_FOUND,
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="original", url_name="original",
+            content_negotiation_class=FileNegotiation)
+    def original(self, request, pk=None):
+        photo = self.get_object()
+        ext = photo.original.name.rsplit(".", 1)[-1]
+        return serve_file(
+            photo.original.name, CONTENT_TYPES.get(ext, "application/octet-stream"),
+            filename=photo.original_filename, attachment=True,
+        )
+
+    @extend_schema(
+        summary="Render the colours again at another temperature",
+        description="Re-decodes the stored prediction (milliseconds; the network does not run again) and "
+        "replaces the result. Does not count against the quota.",
+        parameters=[PHOTO_ID],
+        request=RerenderSerializer,
+        responses={
+            200: PhotoSerializer,
+            400: OpenApiResponse(RerenderErrorSerializer, description="temperature missing or out of range."),
+            401: NOT_AUTHENTICATED,
+            404: NOT_FOUND,
+            409: OpenApiResponse(ErrorSerializer, description="Not colorized (yet): see the photo's status."),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="rerender", url_name="rerender")
+    def rerender(self, request, pk=None):
+        from inference.jobs import rerender
+
+        photo = self.get_object()
+        serializer = RerenderSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if photo.status != Photo.DONE or not photo.prediction:
+            return Response(
+                {"detail": f"This photo is not colorized: its status is {photo.status}."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        rerender(photo, serializer.validated_data["temperature"])
+        return self._photo_response(photo)
+
+    @extend_schema(
+        summary="Queue a failed photo again",
+        parameters=[PHOTO_ID],
+        request=None,
+        responses={
+            202: OpenApiResponse(PhotoSerializer, description="Queued again."),
+            401: NOT_AUTHENTICATED,
+            404: NOT_FOUND,
+            409: OpenApiResponse(ErrorSerializer, description="Only a failed photo can be retried."),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="retry", url_name="retry")
+    def retry(self, request, pk=None):
+        photo = self.get_object()
+        if not photo.retry():
+            return Response(
+                {"detail": f"Only a failed photo can be retried: its status is {photo.status}."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        return self._photo_response(photo, status.HTTP_202_ACCEPTED)
