@@ -8,6 +8,7 @@ DATABASE_URL, REDIS_URL, SECRET_KEY and DEBUG=False.
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -64,8 +65,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_rq",
     "gallery",
+    "gallery.api",
     "inference",
     "mlcore",
 ]
@@ -212,14 +216,54 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "True")
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# The REST API (gallery/api/). Tokens are ours (several named keys per
+# person, hashed; see gallery/api/models.py); session auth lets the site's
+# own pages call the API. Errors are always JSON, never an HTML page.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "gallery.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
     ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_THROTTLE_CLASSES": ["gallery.api.throttles.AnonThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "gallery.api.pagination.Pagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "gallery.api.views.exception_handler",
+    # `?format=` means the image format of a download here, not a renderer.
+    "URL_FORMAT_OVERRIDE": None,
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": f"{SITE_NAME} API",
+    "DESCRIPTION": "Colorize black-and-white photos. Send `Authorization: Token <key>`; "
+    "make a key on the API keys page of your account or with POST /api/v1/auth/token/.",
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The docs page loads its scripts from our own static files: it works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "gallery.api.schema.add_throttled_responses",
+    ],
+}
+# Colorizations a person may start through the API per day (UTC); a
+# per-person override (gallery.api.models.Plan) can raise it.
+COLORIZE_DAILY_QUOTA = envint("COLORIZE_DAILY_QUOTA", "100")
+if COLORIZE_DAILY_QUOTA is None or COLORIZE_DAILY_QUOTA < 0:
+    raise ImproperlyConfigured("COLORIZE_DAILY_QUOTA must be a whole number, 0 or more")
+# Request rates (DRF's "N/second|minute|hour|day"): token logins per client
+# address, and requests without credentials per client address.
+API_LOGIN_RATE = os.getenv("API_LOGIN_RATE", "10/minute")
+API_ANON_RATE = os.getenv("API_ANON_RATE", "60/minute")
+for _rate in ("API_LOGIN_RATE", "API_ANON_RATE"):
+    if not re.fullmatch(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)", globals()[_rate]):
+        raise ImproperlyConfigured(f"Unexpected value {_rate}={globals()[_rate]!r}, expected e.g. '10/minute'")
 
 LOGGING = {
     "version": 1,
