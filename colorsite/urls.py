@@ -1,9 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from gallery.api import urls as api_urls
+
 urlpatterns = [
+    # The REST API: /api/v1/, its schema /api/schema/ and docs /api/docs/.
+    path("api/", include(api_urls)),
+    path("accounts/api-keys/", include(api_urls.key_pages)),
     path("", include("gallery.urls")),
-    # The REST API lives under /api/v1/ (gallery/api/, added separately).
     path("admin/", admin.site.urls),
     path("admin/rq/", include("django_rq.urls")),
 ]
