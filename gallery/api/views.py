@@ -435,7 +435,9 @@ class PhotoViewSet(
             400: OpenApiResponse(RerenderErrorSerializer, description="temperature missing or out of range."),
             401: NOT_AUTHENTICATED,
             404: NOT_FOUND,
-            409: OpenApiResponse(ErrorSerializer, description="Not colorized (yet): see the photo's status."),
+            409: OpenApiResponse(
+                ErrorSerializer, description="Not colorized (yet): see the photo's status; or its saved colours are missing."
+            ),
         },
     )
     @action(detail=True, methods=["post"], url_path="rerender", url_name="rerender")
@@ -450,7 +452,14 @@ class PhotoViewSet(
                 {"detail": f"This photo is not colorized: its status is {photo.status}."},
                 status=status.HTTP_409_CONFLICT,
             )
-        rerender(photo, serializer.validated_data["temperature"])
+        try:
+            rerender(photo, serializer.validated_data["temperature"])
+        except FileNotFoundError:
+            logger.exception("Photo %s: cannot re-render", photo.pk)
+            return Response(
+                {"detail": "The saved colours of this photo are missing; it cannot be re-rendered."},
+                status=status.HTTP_409_CONFLICT,
+            )
         return self._photo_response(photo)
 
     @extend_schema(
