@@ -1,0 +1,75 @@
+"""Errors from the API are always JSON, never the site's HTML pages."""
+
+import logging
+
+import pytest
+
+from gallery.api import views
+from gallery.api.models import QuotaUsage
+from gallery.models import Photo
+from tests.api_support import api, fresh_throttles, png  # noqa: F401
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/api/", "/api/v1/", "/api/v1/nothing/", "/api/v2/photos/", "/api/v1/photos/abc/", "/api/v1/photos/1/colours/",
+     "/api/v1/galleries/-1/"],
+)
+def test_an_unknown_api_url_is_a_json_404(api, url):
+    r = api.get(url)
+    assert r.status_code == 404
+    assert r["Content-Type"] == "application/json"
+    assert r.json() == {"detail": "Not found."}
+
+
+def test_a_missing_final_slash_gets_a_hint(api):
+    for method in ("get", "post"):
+        r = getattr(api, method)("/api/v1/photos")
+        assert r.status_code == 404
+        assert r.json() == {"detail": "Not found. Did you mean /api/v1/photos/ (with a final slash)?"}
+
+
+def test_the_site_keeps_its_html_404(client):
+    r = client.get("/no-such-page/")
+    assert r.status_code == 404 and r["Content-Type"].startswith("text/html")
+
+
+def test_a_method_not_allowed_is_a_json_405(api):
+    r = api.put("/api/v1/photos/", {})
+    assert r.status_code == 405
+    assert r.json() == {"detail": 'Method "PUT" not allowed.'}
+
+
+def test_malformed_json_is_a_json_400(api):
+    r = api.post("/api/v1/galleries/", "{not json", content_type="application/json")
+    assert r.status_code == 400 and r.json()["detail"].startswith("JSON parse error")
+
+
+def test_an_unsupported_body_is_a_json_415(api):
+    r = api.post("/api/v1/photos/", b"\x89PNG", content_type="image/png")
+    assert r.status_code == 415 and "Unsupported media type" in r.json()["detail"]
+
+
+def test_any_accept_header_still_gets_json_errors(api):
+    r = api.get("/api/v1/photos/999999/", HTTP_ACCEPT="text/html")
+    assert r.status_code in (404, 406) and r["Content-Type"] == "application/json"
+    r = api.get("/api/v1/photos/999999/result/", HTTP_ACCEPT="image/png")
+    assert r.status_code == 404 and r.json() == {"detail": "Not found."}
+
+
+def test_a_server_error_is_json_logged_and_rolled_back(api, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(views, "create_photo", broken)
+    with caplog.at_level(logging.ERROR, logger="gallery"):
+        r = api.post("/api/v1/photos/", {"image": png()}, format="multipart")
+    assert r.status_code == 500
+    assert r["Content-Type"] == "application/json"
+    assert r.json()["detail"].startswith("Server error.")
+    assert "disk on fire" not in r.content.decode()  # no internals in the answer
+    assert any("disk on fire" in str(rec.exc_info) for rec in caplog.records)
+    # The quota unit taken in the same transaction is given back.
+    assert not Photo.objects.exists()
+    assert not QuotaUsage.objects.filter(count__gt=0).exists()
+    assert int(r["X-Quota-Remaining"]) == int(r["X-Quota-Limit"])
