@@ -175,3 +175,17 @@ def test_two_process_distributed_training_on_the_cpu(prepared, tmp_path):
     start = json.loads(Path(f"{out}.log.jsonl").read_text().splitlines()[0])
     assert start["world_size"] == 2
     assert read_checkpoint(out)["loss"] == "rebalanced"
+
+
+def test_lite0_trains_on_cached_features_then_fine_tunes_its_encoder(prepared, tmp_path):
+    out = tmp_path / "lite.pt"
+    call_command("train_colorizer", "--data", str(prepared), "--out", str(out), "--arch", "lite0", "--size", "32",
+                 "--epochs", "2", "--finetune-epochs", "1", "--batch-size", "8", "--device", "cpu", "--no-progress",
+                 verbosity=0)
+    lines = [json.loads(x) for x in Path(f"{out}.log.jsonl").read_text().splitlines()[1:]]
+    assert [x["finetune_encoder"] for x in lines] == [False, True]
+    ckpt = read_checkpoint(out)
+    # The encoder is stored only when the saved model is the fine-tuned one; either way it loads.
+    assert ckpt["encoder_included"] == lines[1]["saved_best"]
+    from mlcore.colorizer import Colorizer
+    assert Colorizer.load(out, device="cpu").colorize(Image.new("L", (40, 30), 100)).size == (40, 30)
