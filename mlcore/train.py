@@ -226,13 +226,14 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
     cached_train = cached_val = None
     first_finetune_epoch = cfg.epochs - cfg.finetune_epochs
     if is_lite and start_epoch < first_finetune_epoch:
-        train_dir = cache_dir(cfg.data, "train", cfg.size, cfg.neighbours, cfg.sigma) / f"lite0_features_{n_train}"
-        val_dir = cache_dir(cfg.data, "val", cfg.size, cfg.neighbours, cfg.sigma) / f"lite0_features_{len(val_arrays)}"
+        # Features of the whole split are cached; --limit takes a prefix of them.
+        train_dir = cache_dir(cfg.data, "train", cfg.size, cfg.neighbours, cfg.sigma) / "lite0_features"
+        val_dir = cache_dir(cfg.data, "val", cfg.size, cfg.neighbours, cfg.sigma) / "lite0_features"
         if ddp.main:
-            cached_encoder_features(model, train_arrays, n_train, device, train_dir, show, "encoder features (train)")
+            cached_encoder_features(model, train_arrays, len(train_arrays), device, train_dir, show, "encoder features (train)")
             cached_encoder_features(model, val_arrays, len(val_arrays), device, val_dir, show, "encoder features (val)")
         ddp.barrier()
-        cached_train = cached_encoder_features(model, train_arrays, n_train, device, train_dir)
+        cached_train = [f[:n_train] for f in cached_encoder_features(model, train_arrays, len(train_arrays), device, train_dir)]
         cached_val = cached_encoder_features(model, val_arrays, len(val_arrays), device, val_dir)
 
     meta = {"command": " ".join(sys.argv), "config": asdict(cfg), "host": platform.node(),
