@@ -22,6 +22,13 @@ def test_an_unknown_api_url_is_a_json_404(api, url):
     assert r.json() == {"detail": "Not found."}
 
 
+def test_unsafe_methods_on_an_unknown_url_are_a_json_404_too(client, db):
+    # No CSRF 403 page from the site's middleware, whatever the method.
+    for method in ("post", "put", "patch", "delete"):
+        r = getattr(type(client)(enforce_csrf_checks=True), method)("/api/v1/galleries/-1/")
+        assert r.status_code == 404 and r.json() == {"detail": "Not found."}, method
+
+
 def test_a_missing_final_slash_gets_a_hint(api):
     for method in ("get", "post"):
         r = getattr(api, method)("/api/v1/photos")

@@ -25,6 +25,7 @@ from django.db.models import Count
 from django.http import Http404, JsonResponse
 from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
@@ -83,6 +84,7 @@ def exception_handler(exc, context):
     return response
 
 
+@csrf_exempt  # a DELETE to a wrong URL must get this 404, not an HTML CSRF 403
 def not_found(request, path=""):
     """Any /api/ URL that is not an endpoint: a JSON 404, with a hint when
     only the final slash is missing."""
