@@ -234,6 +234,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "gallery.api.views.exception_handler",
     # `?format=` means the image format of a download here, not a renderer.
     "URL_FORMAT_OVERRIDE": None,
+    # Proxies in front of the site that append to X-Forwarded-For. Throttles
+    # count per client address; with 0 they use the connection's address and
+    # ignore the header, which anyone can forge.
+    "NUM_PROXIES": envint("NUM_PROXIES", "0"),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": f"{SITE_NAME} API",
