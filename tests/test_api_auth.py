@@ -167,3 +167,15 @@ def test_anonymous_requests_are_throttled_per_address(db, settings, owner):
     # A person with a valid key is not held back by the anonymous rate.
     assert client_for(owner).get("/api/v1/photos/").status_code == 200
     assert APIClient(REMOTE_ADDR="10.1.2.3").get("/api/v1/photos/").status_code == 401
+
+
+def test_a_forged_forwarded_for_does_not_escape_the_login_throttle(owner, settings):
+    settings.API_LOGIN_RATE = "2/minute"
+    client = APIClient()
+    codes = [login(client, password="wrong").status_code for _ in range(2)]
+    codes += [
+        client.post("/api/v1/auth/token/", {"username": "alice", "password": "wrong"},
+                    HTTP_X_FORWARDED_FOR=f"203.0.113.{i}").status_code
+        for i in range(3)
+    ]
+    assert codes == [400, 400, 429, 429, 429]
