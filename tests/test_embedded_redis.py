@@ -67,3 +67,34 @@ def test_an_rq_worker_does_not_leave_an_orphan_server(tmp_path):
         tmp_path,
     )
     assert not pid_alive(int(out[-1]))
+
+
+def test_a_server_left_by_a_killed_process_is_stopped_by_the_next_one(tmp_path):
+    code = textwrap.dedent(
+        """
+        import os, sys
+        from colorsite import embedded_redis
+        server = embedded_redis.get_server(sys.argv[1])
+        print(server.pid, flush=True)
+        os._exit(0)  # no atexit: as if killed
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
+    orphan = int(proc.stdout.split()[0])
+    assert pid_alive(orphan) and list(tmp_path.glob("redis-*.sock"))
+    run_python(
+        """
+        import os
+        from colorsite import embedded_redis
+        embedded_redis.get_server(os.environ["COLORSITE_VAR_DIR"])
+        """,
+        tmp_path,
+    )
+    for _ in range(50):
+        if not pid_alive(orphan):
+            break
+        import time
+
+        time.sleep(0.1)
+    assert not pid_alive(orphan)
+    assert not list(tmp_path.glob("redis-*.sock"))
