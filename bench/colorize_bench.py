@@ -23,7 +23,7 @@ from PIL import Image
 from mlcore.checkpoint import save_model
 from mlcore.colorizer import DEFAULT_MODEL_PATH, Colorizer
 from mlcore.losses import compute_loss
-from mlcore.models import build_model, count_parameters
+from mlcore.networks import build_model, count_parameters
 from mlcore.quantize import ab_bin_centres, soft_encode
 
 

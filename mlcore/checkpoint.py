@@ -13,7 +13,7 @@ import tempfile
 import torch
 
 from .losses import output_channels
-from .models import build_model
+from .networks import build_model
 
 FORMAT = 1
 

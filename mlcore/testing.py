@@ -4,7 +4,7 @@ import torch
 
 from .checkpoint import save_model
 from .losses import output_channels
-from .models import build_model
+from .networks import build_model
 from .quantize import ab_bin_centres
 
 

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from .checkpoint import atomic_save, read_checkpoint, save_model
 from .features import build_split_arrays, cache_dir
 from .losses import LOSSES, compute_loss, output_channels
-from .models import ARCHITECTURES, build_model, count_parameters
+from .networks import ARCHITECTURES, build_model, count_parameters
 from .quantize import SOFT_NEIGHBOURS, SOFT_SIGMA, ab_bin_centres
 from .rebalance import BinCounter, rebalance_weights
 

@@ -11,7 +11,7 @@ from skimage import data
 from mlcore.color import gray_to_l, lab_to_rgb, lab_to_rgb_float, rgb_to_l, rgb_to_lab
 from mlcore.decode import annealed_mean, annealed_mean_topk
 from mlcore.losses import compute_loss, soft_cross_entropy
-from mlcore.models import build_model, count_parameters
+from mlcore.networks import build_model, count_parameters
 from mlcore.quantize import ab_bin_centres, nearest_bins, soft_encode, soft_encode_dense
 from mlcore.rebalance import rebalance_weights, smooth_distribution
 

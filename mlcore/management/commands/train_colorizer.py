@@ -8,7 +8,7 @@ Multi-GPU or multi-machine: torchrun --nproc_per_node N manage.py train_colorize
 from django.core.management.base import BaseCommand, CommandError
 
 from mlcore.losses import LOSSES
-from mlcore.models import ARCHITECTURES
+from mlcore.networks import ARCHITECTURES
 from mlcore.train import TrainConfig, train
 
 
