@@ -8,12 +8,15 @@ import re
 import pytest
 import requests
 from django.core.management import call_command
+from django.db import transaction
 from PIL import Image
 
 from gallery.api.models import ApiToken
+from gallery.forms import check_image
 from gallery.models import Gallery, Photo
+from gallery.photos import create_photo
 from tests.api_support import fresh_throttles  # noqa: F401
-from tests.conftest import run_worker
+from tests.conftest import run_worker, upload_file
 
 # The contract of the REST API issue: every operation, no more, no less.
 OPERATIONS = {
@@ -128,15 +131,9 @@ def test_the_docs_work_offline(live_server, transactional_db):
 def live_api(live_server, transactional_db, redis_conn, tiny_model, owner, make_user):
     """An owner with a key, a done photo and a failed one; a stranger with a
     gallery (whose id must answer 404)."""
-    from django.db import transaction
-
     _, key = ApiToken.create(owner, "schemathesis")
     gallery = Gallery.default_for(owner)
     Gallery.default_for(make_user("mallory"))
-    from gallery.forms import check_image
-    from gallery.photos import create_photo
-    from tests.conftest import upload_file
-
     with transaction.atomic():
         done = create_photo(gallery, check_image(upload_file("done.png", size=(40, 30))))
     run_worker()
