@@ -215,6 +215,20 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 if not DEBUG:
     SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "True")
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    # HTTPS only: plain HTTP is redirected, and browsers are told (HSTS) not
+    # to try it again for a year. The preload directive alone enrols
+    # nothing; it only allows submitting the domain to the browsers' list.
+    # SECURE_SSL_REDIRECT=False where something in front already redirects,
+    # or for a loopback benchmark (bench/load_bench.py).
+    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "True")
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", str(365 * 24 * 3600))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "True")
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "True")
+    if envint("NUM_PROXIES", "0"):
+        # TLS ends at the proxy in front (see NUM_PROXIES below), which says
+        # so in X-Forwarded-Proto; without this every request would look
+        # like plain HTTP and be redirected for ever.
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # The REST API (gallery/api/). Tokens are ours (several named keys per
 # person, hashed; see gallery/api/models.py); session auth lets the site's
