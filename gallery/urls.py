@@ -9,6 +9,7 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/", views.account, name="account"),
     path("accounts/delete/", views.account_delete, name="account-delete"),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("galleries/", views.gallery_list, name="gallery-list"),
     path("galleries/new", views.gallery_create, name="gallery-create"),

@@ -14,6 +14,7 @@ import logging
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
@@ -70,6 +71,26 @@ def signup(request):
         messages.success(request, "Welcome! Drop a few black-and-white photos here to see them in colour.")
         return redirect("home")
     return render(request, "registration/signup.html", {"form": form})
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page, throttled per client address like the API's
+    token login (gallery.api.throttles.LoginThrottle; the two share one
+    budget), so that guessing passwords is as slow here as there."""
+
+    def post(self, request, *args, **kwargs):
+        from gallery.api.throttles import LoginThrottle
+
+        throttle = LoginThrottle()
+        if throttle.allow_request(request, self):
+            return super().post(request, *args, **kwargs)
+        wait = max(1, round(throttle.wait() or 1))
+        messages.error(request, f"Too many login attempts from your address. Try again in {wait} seconds.")
+        # An unbound form: validating the posted one would try the password.
+        response = self.render_to_response(self.get_context_data(form=self.form_class(request)))
+        response.status_code = 429
+        response["Retry-After"] = str(wait)
+        return response
 
 
 @login_required
