@@ -107,7 +107,12 @@ TEMPLATES = [
 # SQLite unless DATABASE_URL says otherwise, so one can just check out the
 # code and run it.
 if os.getenv("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=600)}
+    # Health checks: a connection kept across requests that died (the
+    # database restarted) is replaced at the next request instead of
+    # failing it.
+    DATABASES = {
+        "default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=600, conn_health_checks=True)
+    }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

@@ -15,15 +15,30 @@ sweeping at once do no harm.
 import logging
 
 from django.conf import settings
+from django.db import connections
 from rq.worker import SimpleWorker
 
 logger = logging.getLogger("inference")
+
+
+def refresh_db_connections():
+    """What Django does around every request, for a long-lived worker: drop
+    connections that broke (the database restarted) or grew too old, so the
+    next query reconnects instead of failing for ever. Not inside a
+    transaction (tests run the worker in-process, inside theirs)."""
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:
+            conn.close_if_unusable_or_obsolete()
 
 
 class ColorizeWorker(SimpleWorker):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("maintenance_interval", settings.SWEEP_INTERVAL)
         super().__init__(*args, **kwargs)
+
+    def execute_job(self, job, queue):
+        refresh_db_connections()
+        return super().execute_job(job, queue)
 
     @property
     def dequeue_timeout(self):
@@ -35,6 +50,7 @@ class ColorizeWorker(SimpleWorker):
         from inference.jobs import sweep
 
         try:
+            refresh_db_connections()
             counts = sweep()
         except Exception:
             logger.exception("Sweeping jobs failed")
