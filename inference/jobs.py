@@ -37,15 +37,33 @@ _colorizer_key = None
 _colorizer_lock = threading.Lock()
 
 
+class ModelUnavailable(Exception):
+    """The colorization model cannot be loaded: its file is missing or not a
+    checkpoint. Its message is the reason shown on every failed photo."""
+
+
 def get_colorizer():
     """The Colorizer, loaded once per process (on the GPU when CUDA is present)."""
     global _colorizer, _colorizer_key
     key = (settings.COLORIZER_MODEL_PATH, settings.COLORIZER_DEVICE)
     with _colorizer_lock:
         if _colorizer is None or _colorizer_key != key:
-            from mlcore.colorizer import Colorizer
+            from mlcore.colorizer import DEFAULT_MODEL_PATH, Colorizer
 
-            _colorizer = Colorizer.load(path=settings.COLORIZER_MODEL_PATH, device=settings.COLORIZER_DEVICE)
+            path = settings.COLORIZER_MODEL_PATH or DEFAULT_MODEL_PATH
+            try:
+                _colorizer = Colorizer.load(path=path, device=settings.COLORIZER_DEVICE)
+            except Exception as e:
+                # Without this, a missing model read as "the original photo
+                # file is missing" (both are FileNotFoundError).
+                # The path and the details go to the log, not to people.
+                logger.error("Cannot load the colorization model %s: %s: %s", path, type(e).__name__, e)
+                missing = isinstance(e, FileNotFoundError) or isinstance(e.__cause__, FileNotFoundError)
+                problem = "is missing" if missing else "is damaged"
+                raise ModelUnavailable(
+                    f"The colorization model {problem} on the server, so colorizing is unavailable "
+                    "until it is fixed. Retry this photo later."
+                ) from e
             _colorizer_key = key
             logger.info("Loaded colorizer %s on %s", _colorizer.version, _colorizer.device)
         return _colorizer
@@ -162,6 +180,8 @@ def readable_error(e):
     from PIL import UnidentifiedImageError
     from rq.timeouts import JobTimeoutException
 
+    if isinstance(e, ModelUnavailable):
+        return str(e)
     if isinstance(e, JobTimeoutException):
         return f"Colorizing took longer than the limit of {settings.COLORIZE_JOB_TIMEOUT} seconds."
     if isinstance(e, MemoryError):

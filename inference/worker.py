@@ -36,6 +36,23 @@ class ColorizeWorker(SimpleWorker):
         kwargs.setdefault("maintenance_interval", settings.SWEEP_INTERVAL)
         super().__init__(*args, **kwargs)
 
+    def work(self, *args, **kwargs):
+        self.load_model()
+        return super().work(*args, **kwargs)
+
+    def load_model(self):
+        """Load the model before the first job, and say clearly in the log
+        when it cannot be: the worker still runs, and every job fails with
+        the same reason, until the model is fixed (photos are kept and can
+        be retried)."""
+        from inference.jobs import get_colorizer
+
+        try:
+            get_colorizer()
+        except Exception:
+            # get_colorizer() logged which file and why.
+            logger.error("No colorization model: every job will fail with a reason until it is fixed.")
+
     def execute_job(self, job, queue):
         refresh_db_connections()
         return super().execute_job(job, queue)
