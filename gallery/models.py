@@ -188,8 +188,8 @@ class Photo(models.Model):
         """Remove the photo's folder and everything in it."""
         try:
             _, names = default_storage.listdir(self.folder)
-        except FileNotFoundError:
-            return
+        except OSError:
+            return  # no folder: never created, or the media folder is unusable
         for name in names:
             default_storage.delete(f"{self.folder}/{name}")
         try:

@@ -2,6 +2,7 @@
 
 import io
 import logging
+import os
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -21,12 +22,19 @@ CONTENT_TYPES = {
 }
 
 
+class PhotoNotStored(Exception):
+    """The server could not write a photo's files (disk full, media folder
+    not writable). Nothing of it was kept; the message says so to people."""
+
+
 def create_photo(gallery, checked, temperature=None):
     """Store a CheckedImage (see forms.check_image) as a new queued photo,
     to be colorized at `temperature` (DEFAULT_TEMPERATURE when None).
 
     The job is sent to Redis after the transaction commits; if Redis is
     down the photo is kept all the same and the sweeper sends it later.
+    Raises PhotoNotStored, with nothing left behind, when its files cannot
+    be written.
     """
     from mlcore.imageio import load_image
 
@@ -51,6 +59,13 @@ def create_photo(gallery, checked, temperature=None):
             photo.save_file("thumbnail", "thumb-0.jpg", encode_jpeg(image.convert("L"), THUMBNAIL_SIZE))
             photo.save()
             photo.enqueue_on_commit()
+    except OSError as e:
+        photo.delete_files()
+        logger.error("Cannot store a photo of user %s in %s: %s", gallery.owner_id, photo.folder, e)
+        raise PhotoNotStored(
+            f"{os.path.basename(upload.name or 'The photo')} could not be stored: the server is out of space "
+            "or cannot write photos right now. Nothing was kept; please try again later."
+        ) from e
     except BaseException:
         photo.delete_files()
         raise

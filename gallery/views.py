@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import Count
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -24,7 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from gallery.forms import ACCEPT, DeleteAccountForm, GalleryForm, SignupForm, UploadForm
 from gallery.models import Gallery, Photo, encode_jpeg, flatten, vividness_to_temperature
-from gallery.photos import CONTENT_TYPES, create_photo, serve_bytes, serve_file
+from gallery.photos import CONTENT_TYPES, PhotoNotStored, create_photo, serve_bytes, serve_file
 
 logger = logging.getLogger("gallery")
 
@@ -163,7 +164,18 @@ def gallery_upload(request, pk):
             messages.error(request, error)
         return redirect(gallery)
 
-    photos = [create_photo(gallery, checked) for checked in form.cleaned_data["photos"]]
+    photos = []
+    try:
+        with transaction.atomic():  # all or nothing, as for bad files
+            for checked in form.cleaned_data["photos"]:
+                photos.append(create_photo(gallery, checked))
+    except PhotoNotStored as e:
+        for stored in photos:
+            stored.delete_files()
+        if _wants_json(request):
+            return JsonResponse({"errors": [str(e)]}, status=503, headers={"Retry-After": "60"})
+        messages.error(request, str(e))
+        return redirect(gallery)
     if _wants_json(request):
         return JsonResponse({"photos": [p.status_dict() for p in photos]}, status=201)
     messages.success(request, f"Uploaded {len(photos)} photo{'s' if len(photos) != 1 else ''}.")

@@ -80,7 +80,8 @@ def test_every_operation_documents_its_errors(schema):
     assert set(responses["200"]["content"]) == {"image/png", "image/jpeg"}
     assert set(responses) >= {"400", "401", "404", "409", "429"}
     create = schema["paths"]["/api/v1/photos/"]["post"]
-    assert set(create["responses"]) == {"202", "400", "401", "404", "429"}
+    assert set(create["responses"]) == {"202", "400", "401", "404", "429", "503"}
+    assert set(create["responses"]["503"]["headers"]) == {"Retry-After", "X-Quota-Limit", "X-Quota-Remaining"}
     assert set(create["responses"]["202"]["headers"]) == {"Location", "X-Quota-Limit", "X-Quota-Remaining"}
     assert set(create["responses"]["429"]["headers"]) == {"Retry-After", "X-Quota-Limit", "X-Quota-Remaining"}
     assert list(create["requestBody"]["content"]) == ["multipart/form-data"]

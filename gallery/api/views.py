@@ -58,7 +58,7 @@ from gallery.api.serializers import (
 )
 from gallery.api.throttles import LoginThrottle, ThrottleAnonymousFirst
 from gallery.models import Gallery, Photo, encode_jpeg, flatten
-from gallery.photos import CONTENT_TYPES, create_photo, serve_bytes, serve_file
+from gallery.photos import CONTENT_TYPES, PhotoNotStored, create_photo, serve_bytes, serve_file
 from gallery.views import _get_gallery_for_user, _get_photo_for_user
 
 logger = logging.getLogger("gallery")
@@ -121,16 +121,20 @@ NOT_FOUND_PAGE = OpenApiResponse(ErrorSerializer, description="No such page.")
 THROTTLED = OpenApiResponse(ErrorSerializer, description="Too many requests; see Retry-After.")
 QUOTA_HEADERS = [
     OpenApiParameter(
-        "X-Quota-Limit", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[202, 400, 404, 429],
+        "X-Quota-Limit", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[202, 400, 404, 429, 503],
         description="Colorizations allowed per day (UTC).",
     ),
     OpenApiParameter(
-        "X-Quota-Remaining", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[202, 400, 404, 429],
+        "X-Quota-Remaining", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[202, 400, 404, 429, 503],
         description="Colorizations left today.",
     ),
 ]
 RETRY_AFTER = OpenApiParameter(
     "Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[429],
+    description="Seconds to wait before trying again.",
+)
+RETRY_STORAGE = OpenApiParameter(
+    "Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[503],
     description="Seconds to wait before trying again.",
 )
 LOCATION = OpenApiParameter(
@@ -331,7 +335,7 @@ class PhotoViewSet(
         description="Stores the photo and queues its colorization; poll the photo (or its `status`) until it is "
         "`done`, then download `result_url`. Counts against your daily quota.",
         request={"multipart/form-data": PhotoCreateSerializer},
-        parameters=[*QUOTA_HEADERS, LOCATION, RETRY_AFTER],
+        parameters=[*QUOTA_HEADERS, LOCATION, RETRY_AFTER, RETRY_STORAGE],
         responses={
             202: OpenApiResponse(PhotoSerializer, description="Stored and queued."),
             400: OpenApiResponse(PhotoCreateErrorSerializer, description="Not an image we accept; nothing stored."),
@@ -339,6 +343,10 @@ class PhotoViewSet(
             404: OpenApiResponse(ErrorSerializer, description="No such gallery among yours."),
             429: OpenApiResponse(
                 QuotaErrorSerializer, description="The daily quota is used up, or too many requests."
+            ),
+            503: OpenApiResponse(
+                ErrorSerializer, description="The server cannot store photos right now (e.g. its disk is full); "
+                "nothing was kept and no quota used. See Retry-After.",
             ),
         },
     )
@@ -357,6 +365,8 @@ class PhotoViewSet(
             with transaction.atomic():
                 quota.consume(request.user)
                 photo = create_photo(gallery, data["image"], temperature=data.get("temperature"))
+        except PhotoNotStored as e:
+            return Response({"detail": str(e)}, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "60"})
         except quota.QuotaExceeded as e:
             q = e.quota
             body = {
