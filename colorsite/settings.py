@@ -174,6 +174,13 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Colorization.
 COLORIZER_MODEL_PATH = os.getenv("COLORIZER_MODEL") or None
 COLORIZER_DEVICE = os.getenv("COLORIZER_DEVICE", "auto")
+# CPU threads of one worker process for the network (torch.set_num_threads);
+# None keeps torch's default, one per core. Several CPU workers on one
+# machine, or a machine shared with other work, want 1 each: threads that
+# outnumber the free cores spin against each other (on 2 cores busy with
+# training, the tiny test model's forward pass took 250-440 ms with 2
+# threads and 4 ms with 1; see README "Operations").
+COLORIZER_THREADS = envint("COLORIZER_THREADS", "None")
 # Annealed-mean temperature used for a new photo (Zhang et al. 2016, eq. 5).
 DEFAULT_TEMPERATURE = envfloat("DEFAULT_TEMPERATURE", "0.38")
 # RQ kills a job that runs longer than this; the sweeper treats a photo

@@ -65,6 +65,10 @@ def get_colorizer():
                     "until it is fixed. Retry this photo later."
                 ) from e
             _colorizer_key = key
+            if settings.COLORIZER_THREADS:
+                import torch
+
+                torch.set_num_threads(settings.COLORIZER_THREADS)
             logger.info("Loaded colorizer %s on %s", _colorizer.version, _colorizer.device)
         return _colorizer
 
