@@ -141,7 +141,7 @@ class Processes:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=20)
-        if is_postgres():
+        if self.env["DATABASE_URL"] == database_url() and is_postgres():
             # A killed process's session lingers a moment; the test database
             # cannot be dropped at the end while it does.
             with connection.cursor() as cursor:
