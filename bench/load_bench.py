@@ -28,6 +28,7 @@ import io
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -339,7 +340,10 @@ def main():
     for e in stats.errors[:10]:
         print("error:", e)
     print(json.dumps(result))
-    return 0 if errors == 0 and result["all_accepted_finished"] else 1
+    ok = errors == 0 and result["all_accepted_finished"]
+    if ok:
+        shutil.rmtree(scratch, ignore_errors=True)  # photos, model, logs: kept only when something failed
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
