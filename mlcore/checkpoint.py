@@ -92,3 +92,12 @@ def load_model(path, device="cpu"):
     model = build_from_checkpoint(ckpt).to(device)
     ckpt.pop("state_dict")
     return model, ckpt
+
+
+def set_inference_defaults(path, size, temperature, prior_correction=0.0):
+    """Record the inference settings chosen on the validation split (the Colorizer uses them
+    unless told otherwise); the weights are untouched."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt["meta"]["inference"] = {"size": int(size), "temperature": float(temperature),
+                                 "prior_correction": float(prior_correction)}
+    atomic_save(ckpt, path)

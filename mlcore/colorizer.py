@@ -75,6 +75,11 @@ class Colorizer:
         inference = info.get("meta", {}).get("inference", {})
         self.size = int(inference.get("size", info["size"]))
         self.default_temperature = float(inference.get("temperature", ANNEALED_T))
+        # Logit adjustment (Menon et al., ICLR 2021): a model trained with class weights w learns
+        # scores shifted by log w; subtracting a share of log w moves it back towards the plain
+        # posterior. 0 keeps the paper's rebalanced prediction; chosen on validation data.
+        self.prior_correction = float(inference.get("prior_correction", 0.0))
+        self.log_bin_weights = torch.log(info["bin_weights"].clamp_min(1e-8)).to(device)[None, :, None, None]
         self.is_regression = info["loss"] == "l2"
         self.version = f"{info['arch']}-{info['loss']}-{info['sha256'][:10]}"
 
@@ -88,7 +93,10 @@ class Colorizer:
     @torch.no_grad()
     def outputs(self, lightness):
         """Network outputs for a batch of L (N, 1, S, S) in 0..100: logits, or ab/AB_SCALE for L2."""
-        return self.model(lightness.to(self.device)).float()
+        out = self.model(lightness.to(self.device)).float()
+        if self.prior_correction and not self.is_regression:
+            out = out - self.prior_correction * self.log_bin_weights
+        return out
 
     def ab_from_outputs(self, outputs, temperature=None):
         """(N, 2, h, w) ab from network outputs, by annealed mean (classification models)."""

