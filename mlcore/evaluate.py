@@ -555,10 +555,13 @@ def evaluate(photos, colorizers, *, size=EVAL_SIZE, temperature=ANNEALED_T, labe
     gt_bins_of = GroundTruthBins()
     rows = {name: Row(name, len(gt_bins_of)) for name in (*BASELINES, *colorizers)}
     row_keys = {name: f"{name}-s{size}" for name in BASELINES}
+    # temperature None: each model decodes at its own default (chosen on validation data).
+    temperatures = {name: c.default_temperature if temperature is None else temperature for name, c in colorizers.items()}
     for name, colorizer in colorizers.items():
         rows[name].extra = {"model": colorizer.version, "inference_size": colorizer.size,
-                            "temperature": None if colorizer.is_regression else temperature}
-        decoding = "l2" if colorizer.is_regression else f"T{temperature:g}"
+                            "temperature": None if colorizer.is_regression else temperatures[name],
+                            "prior_correction": None if colorizer.is_regression else colorizer.prior_correction}
+        decoding = "l2" if colorizer.is_regression else f"T{temperatures[name]:g}-c{colorizer.prior_correction:g}"
         row_keys[name] = f"model-{colorizer.info['sha256'][:16]}-s{size}-{decoding}"
         if measure_cost:
             # At 256x256 whatever `size` is, as the paper's columns are.
@@ -612,7 +615,7 @@ def evaluate(photos, colorizers, *, size=EVAL_SIZE, temperature=ANNEALED_T, labe
                 }
                 t1 = time.perf_counter()
                 for name, colorizer in colorizers.items():
-                    predictions[name] = model_rgb(colorizer, lightness, temperature)
+                    predictions[name] = model_rgb(colorizer, lightness, temperatures[name])
                 t2 = time.perf_counter()
                 for name, rgb_pred in predictions.items():
                     rows[name].add(rgb_pred, ab_true, gt_bins, rgb_true)

@@ -52,7 +52,8 @@ class Command(BaseCommand):
                             help="a model to evaluate (repeatable); default: the shipped model as 'default'")
         parser.add_argument("--limit", type=int, help="evaluate a seeded random sample of N photos")
         parser.add_argument("--size", type=int, default=ev.EVAL_SIZE, help="evaluation resolution (square)")
-        parser.add_argument("--temperature", type=float, default=ANNEALED_T, help="annealed-mean temperature")
+        parser.add_argument("--temperature", type=float, default=None,
+                            help=f"annealed-mean temperature for every model (default: each model's own, else {ANNEALED_T})")
         parser.add_argument("--json", help="write the results as JSON here")
         parser.add_argument("--plot", help="write a PNG of accuracy against threshold here")
         parser.add_argument("--seed", type=int, default=0, help="seed of the random row and of --limit")
@@ -69,7 +70,7 @@ class Command(BaseCommand):
         if opts["size"] < 16:
             raise CommandError("--size must be at least 16")
         try:
-            temperature = check_temperature(opts["temperature"])
+            temperature = None if opts["temperature"] is None else check_temperature(opts["temperature"])
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         import torch
