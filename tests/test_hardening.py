@@ -30,6 +30,17 @@ def production_env(tiny_model_path, **extra):
     return env
 
 
+@pytest.fixture(scope="module")
+def static_root(tmp_path_factory):
+    """Production pages name their CSS through the collected manifest: collect it once, as a
+    deployment does (a fresh checkout has no staticfiles/ folder)."""
+    root = tmp_path_factory.mktemp("static")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "colorsite.settings", "STATIC_ROOT": str(root)}
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env,
+                   check=True, timeout=120)
+    return str(root)
+
+
 def run_python(code, env):
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
@@ -67,10 +78,10 @@ print(json.dumps({
 """
 
 
-def test_production_pages_send_security_headers_and_secure_cookies(tiny_model_path):
+def test_production_pages_send_security_headers_and_secure_cookies(tiny_model_path, static_root):
     import json
 
-    proc = run_python(PRODUCTION_REQUESTS, production_env(tiny_model_path))
+    proc = run_python(PRODUCTION_REQUESTS, production_env(tiny_model_path, STATIC_ROOT=static_root))
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["plain"] == [301, "https://colors.example.com/accounts/login/"]
@@ -84,9 +95,9 @@ def test_production_pages_send_security_headers_and_secure_cookies(tiny_model_pa
     assert cookies["csrftoken"]["secure"] is True
 
 
-def test_behind_a_proxy_https_is_read_from_x_forwarded_proto(tiny_model_path):
+def test_behind_a_proxy_https_is_read_from_x_forwarded_proto(tiny_model_path, static_root):
     code = PRODUCTION_REQUESTS.replace('secure=True', 'HTTP_X_FORWARDED_PROTO="https"')
-    proc = run_python(code, production_env(tiny_model_path, NUM_PROXIES="1"))
+    proc = run_python(code, production_env(tiny_model_path, NUM_PROXIES="1", STATIC_ROOT=static_root))
     assert proc.returncode == 0, proc.stderr
     import json
 
