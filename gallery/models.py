@@ -277,8 +277,10 @@ def encode_jpeg(image, max_size=None, quality=DISPLAY_JPEG_QUALITY):
 
 
 def encode_png(image):
+    # Level 1: about 4x faster than the default 6 for files 3% larger; on a CPU worker the
+    # PNG encoder took a third of each job.
     buf = io.BytesIO()
-    image.save(buf, "PNG", compress_level=6)
+    image.save(buf, "PNG", compress_level=1)
     return buf.getvalue()
 
 
