@@ -13,6 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .imageio import is_grayscale, load_image
@@ -37,20 +38,29 @@ def list_images(source_dir):
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _convert(job):
-    """Worker: read, check, resize and write one image. Returns 'ok', 'unreadable' or 'grayscale'."""
-    src, dst, size = job
+def load_colour_photo(path, size):
+    """A colour photo as an RGB PIL image of size x size, or why not: 'unreadable' or 'grayscale'.
+    Photos are resized to the square, not cropped."""
     try:
-        img = load_image(src)
+        img = load_image(path)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return "unreadable"
     if img.mode in ("L", "LA"):
         return "grayscale"
     rgb = img.convert("RGB")
-    import numpy as np
     if is_grayscale(np.asarray(rgb)):
         return "grayscale"
-    rgb = rgb.resize((size, size), Image.Resampling.BICUBIC)
+    if rgb.size != (size, size):
+        rgb = rgb.resize((size, size), Image.Resampling.BICUBIC)
+    return rgb
+
+
+def _convert(job):
+    """Worker: read, check, resize and write one image. Returns 'ok', 'unreadable' or 'grayscale'."""
+    src, dst, size = job
+    rgb = load_colour_photo(src, size)
+    if isinstance(rgb, str):
+        return rgb
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     rgb.save(dst, "JPEG", quality=95, subsampling=0)
     return "ok"

@@ -38,12 +38,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from .color import lab_to_rgb, rgb_to_lab
-from .dataset import MANIFEST, list_images, read_manifest
+from .dataset import MANIFEST, list_images, load_colour_photo, read_manifest
 from .decode import ANNEALED_T
-from .imageio import is_grayscale, load_image
 from .quantize import GRID_SIZE, ab_bin_centres, nearest_bins
 
 EVAL_SIZE = 256            # paper: results on 256x256 images
@@ -396,21 +395,9 @@ def find_photos(data_dir, split=None, limit=None, seed=0):
 
 def load_photo(path, size):
     """8-bit RGB (size, size, 3) of a colour photo, or the reason it cannot be evaluated
-    ('unreadable' or 'grayscale'). Photos are resized to the square, not cropped, as
-    prepare_dataset does."""
-    try:
-        img = load_image(path)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        return "unreadable"
-    if img.mode in ("L", "LA"):
-        return "grayscale"
-    img = img.convert("RGB")
-    if img.size != (size, size):
-        img = img.resize((size, size), Image.Resampling.BICUBIC)
-    rgb = np.asarray(img)
-    if is_grayscale(rgb):
-        return "grayscale"
-    return rgb
+    ('unreadable' or 'grayscale'), judged as prepare_dataset judges."""
+    rgb = load_colour_photo(path, size)
+    return rgb if isinstance(rgb, str) else np.asarray(rgb)
 
 
 def random_donors(n, seed):
