@@ -99,6 +99,12 @@ def not_found(request, path=""):
     return JsonResponse(body, status=404)
 
 
+
+def not_colorized(photo):
+    """409 for a result or re-render asked of a photo that has none (yet)."""
+    return Response({"detail": f"This photo is not colorized: its status is {photo.status}."},
+                    status=status.HTTP_409_CONFLICT)
+
 class FileNegotiation(BaseContentNegotiation):
     """For the endpoints that answer with image bytes: ignore Accept (a
     client asking for image/png must get its PNG), and render any error as
@@ -403,10 +409,7 @@ class PhotoViewSet(
         query = ResultQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         if photo.status != Photo.DONE or not photo.result:
-            return Response(
-                {"detail": f"This photo is not colorized: its status is {photo.status}."},
-                status=status.HTTP_409_CONFLICT,
-            )
+            return not_colorized(photo)
         stem = f"{photo.title}-color"
         if query.validated_data["format"] == "png":
             return serve_file(photo.result.name, "image/png", filename=f"{stem}.png", attachment=True)
@@ -460,10 +463,7 @@ class PhotoViewSet(
         serializer = RerenderSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         if photo.status != Photo.DONE or not photo.prediction:
-            return Response(
-                {"detail": f"This photo is not colorized: its status is {photo.status}."},
-                status=status.HTTP_409_CONFLICT,
-            )
+            return not_colorized(photo)
         try:
             rerender(photo, serializer.validated_data["temperature"])
         except FileNotFoundError:
