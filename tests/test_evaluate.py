@@ -149,6 +149,40 @@ def test_the_classifier_names_known_photos_at_full_size_and_as_evaluated(classif
     assert classifier.top1([rgb, small]).tolist() == [expected, expected]
 
 
+def test_on_a_cpu_onnx_runtime_runs_the_classifier_and_agrees_with_pytorch(classifier):
+    assert classifier.backend == "onnxruntime"
+    reference = Classifier("cpu", backend="torch")
+    chelsea = data.chelsea()
+    gray = np.repeat(np.asarray(Image.fromarray(data.coffee()).convert("L"))[..., None], 3, axis=2)
+    images = [chelsea, gray, np.zeros((40, 90, 3), np.uint8)]
+    fast, slow = classifier.logits(images), reference.logits(images)
+    assert fast.shape == slow.shape == (3, 1000)
+    assert torch.allclose(fast, slow, atol=1e-3)
+    assert fast.argmax(1).tolist() == slow.argmax(1).tolist()
+
+
+def test_the_exported_classifier_graph_is_kept_and_reused(tmp_path, monkeypatch):
+    first = Classifier("cpu", cache_dir=tmp_path)
+    kept = list(tmp_path.glob("*.onnx"))
+    assert len(kept) == 1 and kept[0].stat().st_size > 10_000_000  # the weights travel in the graph
+
+    def no_second_export(*args, **kwargs):
+        raise AssertionError("the kept graph should have been used")
+
+    monkeypatch.setattr(torch.onnx, "export", no_second_export)
+    second = Classifier("cpu", cache_dir=tmp_path)
+    rgb = data.chelsea()
+    assert second.top1([rgb]).tolist() == first.top1([rgb]).tolist() == [EGYPTIAN_CAT]
+
+
+def test_a_damaged_kept_classifier_graph_is_exported_again(tmp_path):
+    Classifier("cpu", cache_dir=tmp_path)
+    (kept,) = tmp_path.glob("*.onnx")
+    kept.write_bytes(b"not a graph")
+    assert Classifier("cpu", cache_dir=tmp_path).top1([data.chelsea()]).tolist() == [EGYPTIAN_CAT]
+    assert kept.stat().st_size > 10_000_000
+
+
 def test_the_classifier_input_is_a_central_crop_normalised_as_the_lite_models_expect():
     rgb = np.zeros((256, 256, 3), dtype=np.uint8)
     rgb[16:240, 16:240] = 255  # the central 87.5% is white, the border black
