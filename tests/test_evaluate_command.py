@@ -140,3 +140,26 @@ def test_it_refuses_bad_arguments(photos, tiny_model_path, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CommandError, match="no photos"):
         _run("--data", str(tmp_path / "empty"), "--model", f"a={tiny_model_path}", verbosity=0)
+
+
+def test_an_interrupted_run_keeps_the_classifier_answers_it_had_and_the_next_resumes(photos, tiny_model_path, tmp_path):
+    from mlcore import evaluate as ev
+    from mlcore.colorizer import Colorizer
+
+    colorizers = {"tiny": Colorizer.load(tiny_model_path)}
+    usable = [p for p in ev.find_photos(photos) if "gray" not in p.rel and "broken" not in p.rel]
+    batches = []
+
+    def stop_after_two_batches(n):
+        batches.append(n)
+        if len(batches) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ev.evaluate(usable, colorizers, size=64, batch_size=2, measure_cost=False,
+                    cache=ev.TopCache(tmp_path), progress=stop_after_two_batches)
+    # Both batches that were colorized reached the classifier and its answers were kept,
+    # the second one's included, which was still being classified when the run stopped.
+    again = ev.evaluate(usable, colorizers, size=64, batch_size=2, measure_cost=False, cache=ev.TopCache(tmp_path))
+    assert again.settings["classified_from_cache"] == 4 * 4
+    assert again.settings["classified"] == 4 * (len(usable) - 4)
