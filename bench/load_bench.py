@@ -227,6 +227,7 @@ def main():
     ap.add_argument("--workers", type=int, default=1, help="rqworker processes (CPU)")
     ap.add_argument("--web-workers", type=int, default=2, help="gunicorn processes (8 threads each)")
     ap.add_argument("--threads", type=int, default=1, help="COLORIZER_THREADS of each worker (0: torch's default)")
+    ap.add_argument("--worker-nice", type=int, default=10, help="COLORIZE_WORKER_NICE of each worker (0: none)")
     ap.add_argument("--max-uploads", type=int, default=5000, help="stop uploading after this many")
     ap.add_argument("--drain", type=float, default=180, help="seconds to wait for the last photos")
     ap.add_argument("--model", default=os.getenv("COLORIZER_MODEL"))
@@ -265,6 +266,7 @@ def main():
         "COLORIZER_DEVICE": "cpu",
         "COLORIZER_THREADS": str(args.threads) if args.threads else "None",
         "COLORIZE_DAILY_QUOTA": str(10 * MAX_UPLOADS_CAP),
+        "COLORIZE_WORKER_NICE": str(args.worker_nice),
         "LOG_LEVEL": "WARNING",
     }
     redis_conn = prepare_redis(args.redis)
@@ -352,6 +354,7 @@ def main():
         "web_workers": args.web_workers,
         "rq_workers": args.workers,
         "threads_per_worker": args.threads or "torch default",
+        "worker_nice": args.worker_nice,
         "uploads_accepted": len(stats.ids),
         "uploads_accepted_per_s": round(len(stats.ids) / upload_seconds, 2),
         "upload_p50_ms": round(percentile(stats.uploads, 50) * 1000, 1),

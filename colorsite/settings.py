@@ -181,6 +181,11 @@ COLORIZER_DEVICE = os.getenv("COLORIZER_DEVICE", "auto")
 # training, the tiny test model's forward pass took 250-440 ms with 2
 # threads and 4 ms with 1; see README "Operations").
 COLORIZER_THREADS = envint("COLORIZER_THREADS", "None")
+# A colorize worker lowers its own CPU priority to this niceness (0 leaves it):
+# where web processes share cores with workers, people's requests go first and
+# colorizing takes what is left. On 2 shared cores the status poll's p95 fell
+# from 35 to 25 ms, the worker's rate unchanged (README "Load benchmark").
+COLORIZE_WORKER_NICE = envint("COLORIZE_WORKER_NICE", "10")
 # Annealed-mean temperature used for a new photo (Zhang et al. 2016, eq. 5).
 DEFAULT_TEMPERATURE = envfloat("DEFAULT_TEMPERATURE", "0.38")
 # RQ kills a job that runs longer than this; the sweeper treats a photo

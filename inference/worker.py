@@ -13,6 +13,7 @@ sweeping at once do no harm.
 """
 
 import logging
+import os
 
 from django.conf import settings
 from django.db import connections
@@ -31,12 +32,32 @@ def refresh_db_connections():
             conn.close_if_unusable_or_obsolete()
 
 
+def lower_cpu_priority(niceness):
+    """Raise the niceness of this process's threads to `niceness` (never lower it: only root
+    may). On Linux niceness belongs to each thread; threads started later inherit it."""
+    if niceness <= 0 or not hasattr(os, "setpriority"):
+        return
+    try:
+        threads = [int(tid) for tid in os.listdir("/proc/self/task")]
+    except OSError:  # not Linux: the process as a whole
+        threads = [0]
+    for tid in threads:
+        try:
+            if os.getpriority(os.PRIO_PROCESS, tid) < niceness:
+                os.setpriority(os.PRIO_PROCESS, tid, niceness)
+        except OSError:  # the thread ended meanwhile
+            pass
+    logger.info("Worker CPU priority lowered to niceness %d", niceness)
+
+
 class ColorizeWorker(SimpleWorker):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("maintenance_interval", settings.SWEEP_INTERVAL)
         super().__init__(*args, **kwargs)
 
     def work(self, *args, **kwargs):
+        # Before the model loads: threads started later (torch's) inherit the priority.
+        lower_cpu_priority(settings.COLORIZE_WORKER_NICE)
         self.load_model()
         return super().work(*args, **kwargs)
 

@@ -12,6 +12,9 @@ from colorsite.settings import REDIS_URL, RQ_QUEUES, VAR_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+# Workers run inside the test process too: it keeps its priority.
+COLORIZE_WORKER_NICE = 0
+
 # No collectstatic before tests: serve from the app and project folders.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -1,7 +1,11 @@
 """The colorization job: enqueue on commit, claim once, run through a real
 RQ worker, record the outcome on the photo row."""
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
@@ -140,3 +144,34 @@ def test_upload_with_redis_down_keeps_the_photo(owner, redis_conn, monkeypatch, 
     assert photo.status == Photo.QUEUED and photo.enqueued_at is None
     assert photo.status_label == "Queued, will start when the queue is back"
     assert default_storage.exists(photo.original.name)
+
+
+def test_a_worker_lowers_its_cpu_priority_to_the_setting_before_loading_the_model(queued_photo, tiny_model,
+                                                                                   settings, monkeypatch):
+    import inference.worker
+
+    calls = []
+    monkeypatch.setattr(inference.worker, "lower_cpu_priority", calls.append)
+    settings.COLORIZE_WORKER_NICE = 7
+    run_worker()
+    assert calls == [7]
+    assert Photo.objects.get(pk=queued_photo.pk).status == Photo.DONE
+
+
+def test_lowering_cpu_priority_raises_niceness_and_never_lowers_it():
+    # In a child process: niceness cannot be taken back once raised.
+    # A thread started before (and idle meanwhile) is lowered too, where the OS allows it.
+    code = ("import os, threading\nfrom inference.worker import lower_cpu_priority\n"
+            "tid = []; go = threading.Event()\n"
+            "t = threading.Thread(target=lambda: (tid.append(threading.get_native_id()), go.wait())); t.start()\n"
+            "while not tid: pass\n"
+            "base = os.getpriority(os.PRIO_PROCESS, 0)\n"
+            "lower_cpu_priority(7); a = os.getpriority(os.PRIO_PROCESS, 0)\n"
+            "other = os.getpriority(os.PRIO_PROCESS, tid[0]) if os.path.isdir('/proc/self/task') else a\n"
+            "lower_cpu_priority(3); lower_cpu_priority(0); go.set(); t.join()\n"
+            "print(base, a, other, os.getpriority(os.PRIO_PROCESS, 0))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent,
+                         env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"})
+    base, raised, other_thread, after = map(int, out.stdout.split())
+    assert raised == max(base, 7) and other_thread == raised and after == raised
