@@ -64,7 +64,7 @@ def sign_up(page, site, username):
     page.fill("#id_password1", "a long pass phrase 9")
     page.fill("#id_password2", "a long pass phrase 9")
     page.click("button[type=submit]")
-    page.wait_for_selector("#upload-form")
+    page.wait_for_selector("#upload-form[data-ready]")  # its script has run
 
 
 def sample_photo(tmp_path, name, size=(120, 90)):

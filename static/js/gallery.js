@@ -154,4 +154,6 @@
   window.addEventListener("drop", function (e) { e.preventDefault(); });
 
   poll();
+  // The script is deferred: say when drops and picks are handled (browser tests wait for it).
+  form.dataset.ready = "true";
 })();
