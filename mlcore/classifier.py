@@ -24,7 +24,9 @@ from .fusion import fold_batchnorm
 CLASSIFIER_SIZE = 260      # EfficientNet-Lite2's input resolution
 CENTRAL_FRACTION = 0.875   # central crop before resizing, as the issue specifies
 CLASSIFIER_MEAN, CLASSIFIER_STD = 127.0, 128.0  # the Lite models' (x - 127) / 128
-CLASSIFIER_BATCH = 32
+# Images per forward pass. On a CPU small batches keep the activations in cache: evaluate ran
+# at 22-23 photos/s with 2 to 8, 18 with 32, 17 with 64. A GPU wants large ones.
+CPU_BATCH, GPU_BATCH = 4, 32
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +115,9 @@ class Classifier:
     def logits(self, images):
         """ImageNet logits (N, 1000) of a sequence of 8-bit RGB images."""
         out = []
-        for start in range(0, len(images), CLASSIFIER_BATCH):
-            x = torch.stack([self.preprocess(im) for im in images[start:start + CLASSIFIER_BATCH]])
+        batch = CPU_BATCH if self.device.type == "cpu" else GPU_BATCH
+        for start in range(0, len(images), batch):
+            x = torch.stack([self.preprocess(im) for im in images[start:start + batch]])
             if self.session is not None:
                 out.append(torch.from_numpy(self.session.run(None, {"x": x.numpy()})[0]))
             else:
