@@ -94,7 +94,7 @@ def prepare_redis(url):
     import redis
 
     conn = redis.Redis.from_url(url)
-    foreign = [k for k in conn.scan_iter(count=1000) if not k.startswith(b"rq:")]
+    foreign = [k for k in conn.scan_iter(count=1000) if not k.startswith((b"rq:", b"colorsite-cache:"))]
     if foreign:
         sys.exit(f"Refusing to flush {url}: it holds other data ({foreign[:3]})")
     conn.flushdb()

@@ -208,6 +208,20 @@ else:
     _colorize_queue = EmbeddedRedisConfig(VAR_DIR, db=0)
 _colorize_queue["DEFAULT_TIMEOUT"] = COLORIZE_JOB_TIMEOUT
 RQ_QUEUES = {"colorize": _colorize_queue}
+
+# The cache holds only the throttles' counts. With REDIS_URL (as under
+# runsite) every web process shares them, so N processes do not give a client
+# N times the rate; otherwise they are per process. The throttles let
+# requests through while Redis is down (gallery/api/throttles.py).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "colorsite-cache",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
 RQ = {
     "WORKER_CLASS": "inference.worker.ColorizeWorker",
     # We enqueue from transaction.on_commit ourselves, so that a Redis

@@ -15,6 +15,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Workers run inside the test process too: it keeps its priority.
 COLORIZE_WORKER_NICE = 0
 
+# Throttle counts per test process, cleared around each test (conftest); the
+# shared Redis cache of production is tested in tests/test_shared_throttles.py.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # No collectstatic before tests: serve from the app and project folders.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

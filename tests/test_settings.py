@@ -21,7 +21,9 @@ def load_settings(**env):
         "import colorsite.settings as s; "
         "print(s.DATABASES['default']['ENGINE']); "
         "print(dict.get(s.RQ_QUEUES['colorize'], 'URL')); "
-        "from colorsite import embedded_redis; print(embedded_redis._server is None)"
+        "from colorsite import embedded_redis; print(embedded_redis._server is None); "
+        "print(s.CACHES['default']['BACKEND'] if hasattr(s, 'CACHES') else 'locmem default', "
+        "s.CACHES['default'].get('LOCATION') if hasattr(s, 'CACHES') else '')"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True)
     return proc.returncode, proc.stdout + proc.stderr
@@ -54,13 +56,15 @@ def test_it_defaults_to_sqlite_without_starting_redis():
     assert rc == 0, out
     # The embedded Redis starts when first used, not when settings load:
     # the stored URL is a placeholder until someone reads it.
-    assert out.splitlines()[:3] == ["django.db.backends.sqlite3", "None", "True"]
+    assert out.splitlines()[:4] == ["django.db.backends.sqlite3", "None", "True", "locmem default "]
 
 
 def test_it_uses_postgres_and_redis_servers_from_the_environment():
     rc, out = load_settings(DATABASE_URL="postgres://u@db.example:5432/x", REDIS_URL="redis://cache.example:6379/2")
     assert rc == 0, out
     assert out.splitlines()[:2] == ["django.db.backends.postgresql", "redis://cache.example:6379/2"]
+    # Throttle counts are shared by every web process through the same Redis.
+    assert out.splitlines()[3] == "django.core.cache.backends.redis.RedisCache redis://cache.example:6379/2"
 
 
 def test_reading_the_queue_url_starts_the_embedded_server(tmp_path):

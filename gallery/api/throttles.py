@@ -3,17 +3,32 @@ Request rates for token logins and for requests without credentials.
 
 Rates come from settings at each request (not at import, as DRF's own
 throttles do), so they can be changed per environment and in tests. Counts
-live in Django's cache: per process with the default local-memory cache, so
-with N web processes a client gets up to N times the rate. It is OK to be a
-little inexact here; a shared cache (CACHES) makes it exact.
+live in Django's cache: Redis, shared by every web process, when REDIS_URL is
+set; otherwise per process, so N web processes would give a client up to N
+times the rate. While that Redis is down requests are let through (and a
+warning logged): a throttle must not take the site down with it.
 """
 
+import logging
+
 from django.conf import settings
+from redis.exceptions import RedisError
 from rest_framework import exceptions
 from rest_framework.throttling import SimpleRateThrottle
 
+logger = logging.getLogger("gallery")
 
-class LoginThrottle(SimpleRateThrottle):
+
+class FailOpenThrottle(SimpleRateThrottle):
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except (RedisError, OSError) as e:
+            logger.warning("Throttle %s not applied: its cache is unreachable (%s)", self.scope, e)
+            return True
+
+
+class LoginThrottle(FailOpenThrottle):
     """Token logins, per client address: slows down password guessing."""
 
     scope = "login"
@@ -25,7 +40,7 @@ class LoginThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-class AnonThrottle(SimpleRateThrottle):
+class AnonThrottle(FailOpenThrottle):
     """Requests without credentials, per client address."""
 
     scope = "anon"
