@@ -42,7 +42,7 @@ def load_colour_photo(path, size):
     """A colour photo as an RGB PIL image of size x size, or why not: 'unreadable' or 'grayscale'.
     Photos are resized to the square, not cropped."""
     try:
-        img = load_image(path)
+        img = load_image(path, draft=(size, size))
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return "unreadable"
     if img.mode in ("L", "LA"):

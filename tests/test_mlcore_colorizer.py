@@ -137,3 +137,18 @@ def test_inference_defaults_are_stored_in_the_model_file(tmp_path):
     set_inference_defaults(path, 96, 0.5, 0.25)
     c = Colorizer.load(path, device="cpu")
     assert (c.size, c.default_temperature, c.prior_correction) == (96, 0.5, 0.25)
+
+
+def test_a_big_jpeg_about_to_be_shrunk_decodes_at_a_reduced_scale_with_the_same_result(tmp_path):
+    from mlcore.dataset import load_colour_photo
+
+    path = tmp_path / "camera.jpg"
+    Image.fromarray(data.astronaut()).resize((2048, 1536), Image.Resampling.BICUBIC).save(path, quality=92)
+    # 1/4 scale is the smallest no smaller than 256 on both sides; without draft, full size.
+    assert load_image(path, draft=(256, 256)).size == (512, 384)
+    assert load_image(path).size == (2048, 1536)
+    fast = np.asarray(load_colour_photo(path, 256), np.float32)
+    with Image.open(path) as img:
+        full = np.asarray(img.convert("RGB").resize((256, 256), Image.Resampling.BICUBIC), np.float32)
+    assert fast.shape == full.shape == (256, 256, 3)
+    assert np.abs(fast - full).mean() < 1.5
