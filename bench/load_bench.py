@@ -12,7 +12,8 @@ GET /api/v1/photos/{id}/ until it is done, again and again. Uploading stops
 at --duration (or --max-uploads); the run then waits for every accepted
 photo to finish (at most --drain seconds).
 
-Prints uploads accepted per second, status-poll latency p50/p95/p99, photos
+Prints uploads accepted per second, status-poll latency p50/p95/p99 (as the
+clients see it, and inside gunicorn), photos
 colorized per minute per worker (from the jobs' own start and end times,
 and over the wall clock), errors (any non-2xx answer, exception or failed
 photo: must be 0), and whether every accepted photo finished.
@@ -176,6 +177,18 @@ class Stats:
             self.errors.append(what)
 
 
+def status_times_in_server(access_log):
+    """Milliseconds gunicorn spent on each status poll (GET /api/v1/photos/<id>/)."""
+    import re
+
+    poll = re.compile(r"GET /api/v1/photos/\d+/ \d+ (\d+)$")
+    try:
+        lines = access_log.read_text().splitlines()
+    except OSError:
+        return []
+    return [int(m.group(1)) / 1000 for m in map(poll.match, lines) if m]
+
+
 def cpu_by_role(procs):
     """CPU seconds used so far by each role on this machine: the web server, the colorize
     workers (both with their children), PostgreSQL, Redis, these clients, and the rest."""
@@ -225,7 +238,8 @@ def main():
     ap.add_argument("--duration", type=float, default=60, help="seconds of uploading (at most 600)")
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--workers", type=int, default=1, help="rqworker processes (CPU)")
-    ap.add_argument("--web-workers", type=int, default=2, help="gunicorn processes (8 threads each)")
+    ap.add_argument("--web-workers", type=int, default=2, help="gunicorn processes")
+    ap.add_argument("--web-threads", type=int, default=8, help="threads of each gunicorn process")
     ap.add_argument("--threads", type=int, default=1, help="COLORIZER_THREADS of each worker (0: torch's default)")
     ap.add_argument("--worker-nice", type=int, default=10, help="COLORIZE_WORKER_NICE of each worker (0: none)")
     ap.add_argument("--max-uploads", type=int, default=5000, help="stop uploading after this many")
@@ -290,9 +304,12 @@ def main():
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = (scratch / "servers.log").open("w")
+    access_log = scratch / "access.log"
     procs = [subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "colorsite.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(args.web_workers), "--worker-class", "gthread", "--threads", "8", "--log-level", "warning"],
+         "--workers", str(args.web_workers), "--worker-class", "gthread", "--threads", str(args.web_threads), "--log-level", "warning",
+         # Each request's own time inside gunicorn, to tell it from time spent waiting outside.
+         "--access-logfile", str(access_log), "--access-logformat", "%(m)s %(U)s %(s)s %(D)s"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)]
     for _ in range(args.workers):
         procs.append(subprocess.Popen([sys.executable, "manage.py", "rqworker", "colorize"], cwd=ROOT, env=env,
@@ -336,6 +353,7 @@ def main():
                 p.kill()
         redis_conn.flushdb()
 
+    server_polls = status_times_in_server(access_log)
     done = [r for r in rows if r["status"] == "done"]
     failed = [r for r in rows if r["status"] == "failed"]
     unfinished = len(stats.ids) - len(done) - len(failed)
@@ -352,6 +370,7 @@ def main():
         "duration_s": round(upload_seconds, 1),
         "clients": args.clients,
         "web_workers": args.web_workers,
+        "web_threads": args.web_threads,
         "rq_workers": args.workers,
         "threads_per_worker": args.threads or "torch default",
         "worker_nice": args.worker_nice,
@@ -363,6 +382,10 @@ def main():
         "status_p50_ms": round(percentile(stats.polls, 50) * 1000, 1),
         "status_p95_ms": round(percentile(stats.polls, 95) * 1000, 1),
         "status_p99_ms": round(percentile(stats.polls, 99) * 1000, 1),
+        # The same polls timed by gunicorn (request read to response written): the rest of the
+        # clients' figure is waiting for a thread, the GIL or a core, on either side.
+        "status_in_server_p50_ms": round(percentile(server_polls, 50), 1),
+        "status_in_server_p95_ms": round(percentile(server_polls, 95), 1),
         "job_mean_s": round(statistics.mean(job_seconds), 3) if job_seconds else None,
         "colorized_per_min_per_worker_from_job_times": round(60 / statistics.mean(job_seconds), 1) if job_seconds else 0,
         "colorized_per_min_per_worker_wall": round(len(done) / wall_minutes / args.workers, 1) if done else 0,
