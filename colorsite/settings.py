@@ -183,8 +183,8 @@ COLORIZER_DEVICE = os.getenv("COLORIZER_DEVICE", "auto")
 COLORIZER_THREADS = envint("COLORIZER_THREADS", "None")
 # A colorize worker lowers its own CPU priority to this niceness (0 leaves it):
 # where web processes share cores with workers, people's requests go first and
-# colorizing takes what is left. On 2 shared cores the status poll's p95 fell
-# from 35 to 25 ms, the worker's rate unchanged (README "Load benchmark").
+# colorizing takes what is left. With the load benchmark squeezed onto one
+# core, status p99 fell from 172 to 110 ms (README "Load benchmark").
 COLORIZE_WORKER_NICE = envint("COLORIZE_WORKER_NICE", "10")
 # Annealed-mean temperature used for a new photo (Zhang et al. 2016, eq. 5).
 DEFAULT_TEMPERATURE = envfloat("DEFAULT_TEMPERATURE", "0.38")
