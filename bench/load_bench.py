@@ -124,7 +124,7 @@ class Client(threading.Thread):
         t = time.perf_counter()
         r = self.session.post(f"{self.base}/api/v1/photos/", files={"image": ("bench.jpg", photo, "image/jpeg")},
                               timeout=60)
-        self.stats.upload(time.perf_counter() - t)
+        self.stats.upload(t, time.perf_counter() - t)
         if r.status_code != 202:
             return self.stats.error(f"upload {r.status_code}: {r.text[:200]}")
         pk = r.json()["id"]
@@ -158,11 +158,12 @@ class Budget:
 class Stats:
     def __init__(self):
         self.lock = threading.Lock()
-        self.uploads, self.polls, self.ids, self.errors = [], [], [], []
+        self.uploads, self.upload_starts, self.polls, self.ids, self.errors = [], [], [], [], []
 
-    def upload(self, s):
+    def upload(self, started, s):
         with self.lock:
             self.uploads.append(s)
+            self.upload_starts.append(started)
 
     def poll(self, s):
         with self.lock:
@@ -189,9 +190,13 @@ def status_times_in_server(access_log):
     return [int(m.group(1)) / 1000 for m in map(poll.match, lines) if m]
 
 
-def cpu_by_role(procs):
-    """CPU seconds used so far by each role on this machine: the web server, the colorize
-    workers (both with their children), PostgreSQL, Redis, these clients, and the rest."""
+ROLES = ("web", "workers", "postgres", "redis", "clients", "other")
+
+
+def cpu_by_process(procs):
+    """{(pid, role): CPU seconds so far} of every process on this machine. Roles: the web
+    server, the colorize workers (both with their children), PostgreSQL, Redis, these
+    clients, and the rest."""
     import psutil
 
     roles = {"web": procs[:1], "workers": procs[1:]}
@@ -206,7 +211,7 @@ def cpu_by_role(procs):
             except psutil.NoSuchProcess:
                 pass
     owner[os.getpid()] = "clients"
-    used = dict.fromkeys(["web", "workers", "postgres", "redis", "clients", "other"], 0.0)
+    used = {}
     for proc in psutil.process_iter(["pid", "name", "cpu_times"]):
         times = proc.info["cpu_times"]
         if times is None:
@@ -214,8 +219,17 @@ def cpu_by_role(procs):
         name = proc.info["name"] or ""
         role = owner.get(proc.info["pid"]) or (
             "postgres" if name.startswith("postgres") else "redis" if name.startswith("redis") else "other")
-        used[role] += times.user + times.system
+        used[(proc.info["pid"], role)] = times.user + times.system
     return used
+
+
+def cpu_percent_by_role(before, after, seconds):
+    """Share of all cores each role used between two cpu_by_process readings; processes that
+    ended in between are left out rather than counted negative."""
+    used = dict.fromkeys(ROLES, 0.0)
+    for key, cpu in after.items():
+        used[key[1]] += cpu - before.get(key, 0.0)
+    return {role: round(100 * cpu / seconds / os.cpu_count(), 1) for role, cpu in used.items()}
 
 
 def wait_for(url, deadline, procs):
@@ -325,7 +339,7 @@ def main():
             time.sleep(0.2)
         photos = make_photos()
         stats = Stats()
-        cpu_before = cpu_by_role(procs)
+        cpu_before = cpu_by_process(procs)
         started = time.monotonic()
         budget = Budget(max_uploads)
         clients = [Client(base, keys[i], photos, started + duration, budget, stats) for i in range(args.clients)]
@@ -334,7 +348,7 @@ def main():
         for c in clients:
             c.join(duration + 120)
         upload_seconds = time.monotonic() - started
-        cpu_after = cpu_by_role(procs)
+        cpu_after = cpu_by_process(procs)
 
         # Drain: every accepted photo must finish.
         drain_end = time.monotonic() + args.drain
@@ -354,6 +368,8 @@ def main():
         redis_conn.flushdb()
 
     server_polls = status_times_in_server(access_log)
+    first = min(stats.upload_starts, default=0.0)
+    steady_uploads = [s for t, s in zip(stats.upload_starts, stats.uploads) if t - first >= 5]
     done = [r for r in rows if r["status"] == "done"]
     failed = [r for r in rows if r["status"] == "failed"]
     unfinished = len(stats.ids) - len(done) - len(failed)
@@ -378,6 +394,8 @@ def main():
         "uploads_accepted_per_s": round(len(stats.ids) / upload_seconds, 2),
         "upload_p50_ms": round(percentile(stats.uploads, 50) * 1000, 1),
         "upload_p95_ms": round(percentile(stats.uploads, 95) * 1000, 1),
+        # Without the first 5 s, when all the clients send their first photo at once.
+        "upload_p95_after_5s_ms": round(percentile(steady_uploads, 95) * 1000, 1),
         "status_polls": len(stats.polls),
         "status_p50_ms": round(percentile(stats.polls, 50) * 1000, 1),
         "status_p95_ms": round(percentile(stats.polls, 95) * 1000, 1),
@@ -392,8 +410,7 @@ def main():
         "errors": errors,
         "all_accepted_finished": unfinished == 0 and not failed,
         # Where the machine's cores went while the clients ran (share of all cores, in %).
-        "cpu_percent_by_role": {role: round(100 * (cpu_after[role] - cpu_before[role]) / upload_seconds
-                                            / os.cpu_count(), 1) for role in cpu_after},
+        "cpu_percent_by_role": cpu_percent_by_role(cpu_before, cpu_after, upload_seconds),
     }
     for k, v in result.items():
         print(f"{k:>46}: {v}")
