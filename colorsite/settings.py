@@ -43,16 +43,44 @@ def envfloat(name, default):
         raise ImproperlyConfigured(f"Unexpected value {name}={v!r}, expected a number")
 
 
-DEBUG = envbool("DEBUG", "True")
+# Off unless asked for: a visitor must never see Django's debug page, with
+# every URL pattern, because someone forgot to set a variable.
+DEBUG = envbool("DEBUG", "False")
+
+
+def local_secret_key(var_dir):
+    """The key of a one-machine install, made at its first start and kept in
+    var/ beside its database, so sessions survive a restart and no key is
+    shared by every checkout of the code."""
+    import secrets
+
+    path = Path(var_dir) / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    try:
+        # O_EXCL: of two processes starting at once, one writes and both read it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
 
 SECRET_KEY = os.getenv("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is False")
-    # Good enough for a laptop; never used with DEBUG off (see above).
-    SECRET_KEY = "colorsite-insecure-development-key"
+    if os.getenv("DATABASE_URL"):
+        # Several machines share that database: each would make its own key
+        # and log people out of the others. Production says which key.
+        raise ImproperlyConfigured("SECRET_KEY must be set when DATABASE_URL is set (DEBUG is off by default)")
+    SECRET_KEY = local_secret_key(VAR_DIR)
 
-ALLOWED_HOSTS = [h for h in os.getenv("ALLOWED_HOSTS", "*" if DEBUG else "").split(",") if h]
+# Without DEBUG, only names of this machine until ALLOWED_HOSTS says more.
+ALLOWED_HOSTS = [h for h in os.getenv("ALLOWED_HOSTS", "*" if DEBUG else "localhost,127.0.0.1,[::1]").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.getenv("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 SITE_ROOT = os.getenv("SITE_ROOT", "http://127.0.0.1:8000")
 SITE_NAME = os.getenv("SITE_NAME", "Colorsite")

@@ -6,9 +6,21 @@ import shutil
 import tempfile
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from colorsite.embedded_redis import EmbeddedRedisConfig
-from colorsite.settings import *  # noqa: F403
-from colorsite.settings import REDIS_URL, RQ_QUEUES, VAR_DIR
+# The suite runs against PostgreSQL too (.ci/run), where colorsite.settings
+# wants a SECRET_KEY, as production does.
+os.environ.setdefault("SECRET_KEY", "colorsite-tests-" + "k" * 50)
+
+from colorsite.embedded_redis import EmbeddedRedisConfig  # noqa: E402
+from colorsite.settings import *  # noqa: E402, F403
+from colorsite.settings import REDIS_URL, RQ_QUEUES, VAR_DIR  # noqa: E402
+
+# The product defaults to production's settings (DEBUG off, HTTPS only);
+# the test client and the live server speak plain HTTP on loopback.
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
+SECURE_HSTS_SECONDS = 0
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -45,8 +45,27 @@ def test_envint_rejects_garbage(monkeypatch):
         envint("SOME_NUMBER", "1")
 
 
-def test_it_requires_secret_key_when_debug_is_off():
-    rc, out = load_settings(DEBUG="False")
+def test_debug_is_off_unless_asked_for(tmp_path):
+    code = "import colorsite.settings as s; print(s.DEBUG, s.ALLOWED_HOSTS)"
+    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS")}
+    env["COLORSITE_VAR_DIR"] = str(tmp_path)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert proc.stdout.strip() == "False ['localhost', '127.0.0.1', '[::1]']", proc.stderr
+
+
+def test_a_local_run_makes_its_secret_key_once_and_keeps_it_in_var(tmp_path):
+    code = "import colorsite.settings as s; print(s.SECRET_KEY)"
+    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "DATABASE_URL")}
+    env["COLORSITE_VAR_DIR"] = str(tmp_path)
+    keys = [subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True).stdout
+            for _ in range(2)]
+    assert keys[0] == keys[1] and len(keys[0].strip()) >= 50
+    assert (tmp_path / "secret_key").read_text() == keys[0].strip()
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_it_requires_secret_key_with_a_shared_database():
+    rc, out = load_settings(DATABASE_URL="postgres://u@db.example:5432/x")
     assert rc != 0
     assert "SECRET_KEY must be set" in out
 
@@ -60,7 +79,8 @@ def test_it_defaults_to_sqlite_without_starting_redis():
 
 
 def test_it_uses_postgres_and_redis_servers_from_the_environment():
-    rc, out = load_settings(DATABASE_URL="postgres://u@db.example:5432/x", REDIS_URL="redis://cache.example:6379/2")
+    rc, out = load_settings(DATABASE_URL="postgres://u@db.example:5432/x", REDIS_URL="redis://cache.example:6379/2",
+                            SECRET_KEY="k" * 50)
     assert rc == 0, out
     assert out.splitlines()[:2] == ["django.db.backends.postgresql", "redis://cache.example:6379/2"]
     # Throttle counts are shared by every web process through the same Redis.

@@ -6,6 +6,11 @@ Without REDIS_URL, this command starts the embedded Redis itself and passes
 its socket to every child as REDIS_URL=unix://..., so that the web server
 and the workers talk to the same server; it stops that server after the
 children have exited. This is what `make run` runs.
+
+The site runs as people will see it (DEBUG off, static files through
+whitenoise, collected first). On a loopback address there is no TLS in
+front, so unless the environment says otherwise the children are told to
+serve plain HTTP: no HTTPS redirect, no HSTS, cookies without `Secure`.
 """
 
 import os
@@ -15,9 +20,15 @@ import sys
 import time
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from colorsite import embedded_redis
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+# For a site on loopback only: production's HTTPS settings would redirect
+# every request to an https:// nobody serves.
+PLAIN_HTTP_ENV = {"SECURE_SSL_REDIRECT": "False", "SECURE_COOKIES": "False", "SECURE_HSTS_SECONDS": "0"}
 
 # How long children get to finish their current request or job after the
 # stop signal before they are killed.
@@ -37,6 +48,11 @@ class Command(BaseCommand):
         if not settings.REDIS_URL:
             env["REDIS_URL"] = embedded_redis.server_url(settings.VAR_DIR, 0)
             self.stdout.write(f"Embedded Redis on {env['REDIS_URL']}")
+
+        if bind.rsplit(":", 1)[0] in LOOPBACK_HOSTS:
+            for name, value in PLAIN_HTTP_ENV.items():
+                env.setdefault(name, value)
+        call_command("collectstatic", interactive=False, verbosity=0)
 
         manage = str(settings.BASE_DIR / "manage.py")
         commands = [
