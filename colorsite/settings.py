@@ -240,7 +240,7 @@ RQ_QUEUES = {"colorize": _colorize_queue}
 # The cache holds only the throttles' counts. With REDIS_URL (as under
 # runsite) every web process shares them, so N processes do not give a client
 # N times the rate; otherwise they are per process. The throttles let
-# requests through while Redis is down (gallery/api/throttles.py).
+# requests through while Redis is down (gallery/throttles.py).
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -301,7 +301,7 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_THROTTLE_CLASSES": ["gallery.api.throttles.AnonThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["gallery.throttles.AnonThrottle"],
     "DEFAULT_PAGINATION_CLASS": "gallery.api.pagination.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "gallery.api.views.exception_handler",

@@ -5,6 +5,11 @@ A Photo row is also its colorization job: its status, attempts, timings,
 model version and error live here, and the queue (RQ) only carries the
 photo's primary key. See inference/jobs.py for the worker side.
 
+Its state machine lives here, as methods (claim, finish, fail, retry,
+requeue_if_lost) that change the row with one count-checked UPDATE each, so
+two workers, a sweeper and a person clicking "retry" can never both win.
+inference/jobs.py only carries primary keys through RQ and calls them.
+
 Files: every photo gets a folder with an unguessable name under its owner's
 folder, photos/u<user id>/<128 random bits>/, holding the original as
 uploaded, display versions, the compact prediction and the rendered result.
@@ -21,9 +26,11 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
+
+from inference import jobs
 
 logger = logging.getLogger("gallery")
 
@@ -50,11 +57,18 @@ def vividness_to_temperature(v):
     return round(TEMPERATURE_MAX - v / 100 * (TEMPERATURE_MAX - TEMPERATURE_MIN), 4)
 
 
+class GalleryQuerySet(models.QuerySet):
+    def owned_by(self, user):
+        return self.filter(owner=user)
+
+
 class Gallery(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="galleries")
     name = models.CharField(max_length=100)
     is_default = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
+
+    objects = GalleryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-is_default", "name", "id"]
@@ -73,6 +87,17 @@ class Gallery(models.Model):
         gallery, _ = cls.objects.get_or_create(owner=user, is_default=True, defaults={"name": DEFAULT_GALLERY_NAME})
         return gallery
 
+    def delete_with_photos(self):
+        """Delete the gallery and its photos (their files go after the
+        commit). Returns False, deleting nothing, for the default gallery."""
+        if self.is_default:
+            return False
+        self.delete()
+        return True
+
+
+DEFAULT_GALLERY_KEPT = "Your default gallery cannot be deleted; rename it if you like."
+
 
 def default_temperature():
     return settings.DEFAULT_TEMPERATURE
@@ -80,6 +105,24 @@ def default_temperature():
 
 def new_photo_folder(user):
     return f"photos/u{user.pk}/{secrets.token_hex(16)}"
+
+
+class PhotoQuerySet(models.QuerySet):
+    def owned_by(self, user):
+        return self.filter(owner=user)
+
+    def lost(self, now):
+        """Running for longer than any job may run: its worker is gone."""
+        limit = timedelta(seconds=settings.COLORIZE_JOB_TIMEOUT + STALE_GRACE_SECONDS)
+        return self.filter(status=Photo.RUNNING, started_at__lt=now - limit)
+
+    def to_send(self, now):
+        """Queued but never accepted by Redis, or accepted long enough ago
+        that a Redis restart may have lost the job."""
+        recheck_before = now - timedelta(seconds=QUEUED_RECHECK_SECONDS)
+        return self.filter(status=Photo.QUEUED).filter(
+            Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=recheck_before)
+        )
 
 
 class Photo(models.Model):
@@ -126,6 +169,8 @@ class Photo(models.Model):
     render_count = models.PositiveIntegerField(default=0)
 
     share_token = models.CharField(max_length=64, null=True, blank=True, unique=True)
+
+    objects = PhotoQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -210,15 +255,66 @@ class Photo(models.Model):
         ]
         return [name for name in replaced if name]
 
-    # -- job --------------------------------------------------------------
+    # -- job: every transition is one count-checked UPDATE -------------------
 
-    def enqueue_on_commit(self):
-        from inference.jobs import enqueue_on_commit
+    def _transition(self, **changes):
+        """Update this photo's row only if it is still in the state this
+        object saw (status and attempts); True when it was."""
+        return bool(
+            Photo.objects.filter(pk=self.pk, status=self.status, attempts=self.attempts).update(**changes)
+        )
 
-        enqueue_on_commit(self.pk)
+    @classmethod
+    def claim(cls, pk):
+        """queued -> running. Returns the photo, or None when it was not ours
+        to run (already claimed, deleted, or no longer queued)."""
+        claimed = cls.objects.filter(pk=pk, status=cls.QUEUED).update(
+            status=cls.RUNNING, started_at=timezone.now(), finished_at=None, error="", attempts=F("attempts") + 1
+        )
+        return cls.objects.get(pk=pk) if claimed == 1 else None
+
+    def colorize(self, colorizer):
+        """The work of a claimed (running) photo: predict, render, store, and
+        mark it done. Returns "done", or "discarded" when the row changed
+        under us (deleted, or swept and requeued). Raises on failure, having
+        removed what it wrote; the caller records the reason with fail()."""
+        from mlcore.imageio import load_image
+
+        written = []
+        try:
+            with default_storage.open(self.original.name, "rb") as f:
+                image = load_image(f)
+            prediction = colorizer.predict(image)
+            rendering = colorizer.render(prediction, image, temperature=self.temperature)
+            replaced = [self.save_file("prediction", "prediction.npz", prediction.to_bytes())]
+            written.append(self.prediction.name)
+            replaced += self.store_rendering(rendering)
+            written += [self.result.name, self.after.name, self.thumbnail.name]
+            finished = self._transition(
+                status=self.DONE,
+                finished_at=timezone.now(),
+                model_version=colorizer.version,
+                prediction=self.prediction.name,
+                result=self.result.name,
+                after=self.after.name,
+                thumbnail=self.thumbnail.name,
+                render_count=self.render_count,
+            )
+        except BaseException:
+            _delete_names(written)
+            raise
+        if not finished:
+            _delete_names(written)  # our output is not the row's any more
+            return "discarded"
+        _delete_names(replaced)  # e.g. the gray thumbnail shown while it was queued
+        return "done"
+
+    def fail(self, reason):
+        """running -> failed, with a reason people can read."""
+        return self._transition(status=self.FAILED, finished_at=timezone.now(), error=reason[:MAX_ERROR_LENGTH])
 
     def retry(self):
-        """Queue a failed photo again (a fresh set of attempts)."""
+        """failed -> queued, with a fresh set of attempts; sent after the commit."""
         updated = Photo.objects.filter(pk=self.pk, status=self.FAILED).update(
             status=self.QUEUED, error="", attempts=0, queued_at=timezone.now(), enqueued_at=None, rq_job_id=""
         )
@@ -227,11 +323,26 @@ class Photo(models.Model):
         self.refresh_from_db()
         return bool(updated)
 
-    def is_stale(self, now=None):
-        """Running for longer than any job may run: its worker is gone."""
-        now = now or timezone.now()
-        limit = timedelta(seconds=settings.COLORIZE_JOB_TIMEOUT + STALE_GRACE_SECONDS)
-        return self.status == self.RUNNING and self.started_at is not None and self.started_at < now - limit
+    def requeue_if_lost(self, now, dry_run=False):
+        """For a photo whose worker died (see PhotoQuerySet.lost): running ->
+        queued, or -> failed after COLORIZE_MAX_ATTEMPTS. Returns "requeued"
+        or "failed" (what was, or with dry_run would be, done), or None when
+        the row had moved on meanwhile. The caller sends a requeued photo."""
+        if self.attempts >= settings.COLORIZE_MAX_ATTEMPTS:
+            reason = (f"The worker stopped while colorizing this photo, {self.attempts} times. "
+                      "Retry it, or try a smaller photo.")
+            changed = dry_run or self._transition(status=self.FAILED, finished_at=now, error=reason)
+            return "failed" if changed else None
+        changed = dry_run or self._transition(status=self.QUEUED, queued_at=now, enqueued_at=None, rq_job_id="")
+        return "requeued" if changed else None
+
+    @classmethod
+    def mark_sent(cls, pk, job_id):
+        """Redis accepted the photo's job (see enqueued_at)."""
+        cls.objects.filter(pk=pk, status=cls.QUEUED).update(enqueued_at=timezone.now(), rq_job_id=job_id)
+
+    def enqueue_on_commit(self):
+        jobs.enqueue_on_commit(self.pk)
 
     # -- sharing ----------------------------------------------------------
 
@@ -249,6 +360,17 @@ class Photo(models.Model):
 # A job past its timeout is killed by RQ; give the worker this long to
 # record that before the sweeper calls the job lost.
 STALE_GRACE_SECONDS = 60
+# A queued photo whose job Redis accepted this long ago but that no worker
+# has claimed is checked against Redis: a Redis restart loses queued jobs.
+QUEUED_RECHECK_SECONDS = 120
+# Longest error text kept on a photo; enough for a readable reason.
+MAX_ERROR_LENGTH = 500
+
+
+def _delete_names(names):
+    for name in names:
+        if name:
+            default_storage.delete(name)
 
 
 def _delete_photo_files(sender, instance, **kwargs):

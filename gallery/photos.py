@@ -1,4 +1,8 @@
-"""Turning a checked upload into a stored, queued Photo; serving photo files."""
+"""Turning a checked upload into a stored, queued Photo; serving photo files.
+
+Both doors (gallery/views.py and gallery/api/views.py) call these and only
+translate the outcome: a NotColorized is a 404 on the site, a 409 in the API.
+"""
 
 import io
 import logging
@@ -9,10 +13,11 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.http import FileResponse, HttpResponse
 
-from gallery.models import DISPLAY_SIZE, THUMBNAIL_SIZE, Photo, encode_jpeg, new_photo_folder
+from gallery.models import DISPLAY_SIZE, THUMBNAIL_SIZE, Photo, encode_jpeg, flatten, new_photo_folder
 
 logger = logging.getLogger("gallery")
 
+JPEG_QUALITY_DEFAULT = 92
 CONTENT_TYPES = {
     "jpg": "image/jpeg",
     "png": "image/png",
@@ -20,6 +25,13 @@ CONTENT_TYPES = {
     "bmp": "image/bmp",
     "tif": "image/tiff",
 }
+
+
+class NotColorized(Exception):
+    """A result was asked of a photo that has none (yet)."""
+
+    def __init__(self, photo):
+        super().__init__(f"This photo is not colorized: its status is {photo.status}.")
 
 
 class PhotoNotStored(Exception):
@@ -70,6 +82,28 @@ def create_photo(gallery, checked, temperature=None):
         photo.delete_files()
         raise
     return photo
+
+
+def original_response(photo):
+    """The original, byte for byte, as a download under its own name."""
+    ext = photo.original.name.rsplit(".", 1)[-1]
+    return serve_file(photo.original.name, CONTENT_TYPES.get(ext, "application/octet-stream"),
+                      filename=photo.original_filename, attachment=True)
+
+
+def result_response(photo, fmt="png", quality=JPEG_QUALITY_DEFAULT):
+    """The full-resolution result as a download: the stored PNG, or a JPEG
+    made from it at `quality` (fmt "jpeg"). Raises NotColorized."""
+    if photo.status != Photo.DONE or not photo.result:
+        raise NotColorized(photo)
+    stem = f"{photo.title}-color"
+    if fmt == "png":
+        return serve_file(photo.result.name, "image/png", filename=f"{stem}.png", attachment=True)
+    from PIL import Image
+
+    with default_storage.open(photo.result.name, "rb") as f:
+        image = flatten(Image.open(io.BytesIO(f.read())))
+    return serve_bytes(encode_jpeg(image, quality=quality), "image/jpeg", f"{stem}.jpg")
 
 
 def serve_file(name, content_type, filename=None, attachment=False):

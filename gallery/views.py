@@ -1,14 +1,14 @@
 """
 Pages and endpoints people use: accounts, galleries, photos, sharing.
 
-Every view that touches a gallery or a photo goes through
-_get_gallery_for_user() / _get_photo_for_user(), which answer 404 for
-anything that is not the current user's: another person's photo looks
-exactly like a photo that does not exist. Shared photos are reached only
-through their share token.
+Every view that touches a gallery or a photo finds it among
+Gallery/Photo.objects.owned_by(request.user), so anything that is not the
+current user's is a 404: another person's photo looks exactly like a photo
+that does not exist. Shared photos are reached only through their share
+token. What happens to a photo is the model's (gallery/models.py) or
+gallery/photos.py's; these views turn outcomes into pages and JSON.
 """
 
-import io
 import logging
 
 from django.conf import settings
@@ -24,22 +24,30 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from gallery.forms import ACCEPT, DeleteAccountForm, GalleryForm, SignupForm, UploadForm
-from gallery.models import Gallery, Photo, encode_jpeg, flatten, vividness_to_temperature
-from gallery.photos import CONTENT_TYPES, PhotoNotStored, create_photo, serve_bytes, serve_file
+from gallery.models import DEFAULT_GALLERY_KEPT, Gallery, Photo, vividness_to_temperature
+from gallery.photos import (
+    JPEG_QUALITY_DEFAULT,
+    NotColorized,
+    PhotoNotStored,
+    create_photo,
+    original_response,
+    result_response,
+    serve_file,
+)
+from gallery.throttles import LoginThrottle
 
 logger = logging.getLogger("gallery")
 
 # Files of a photo that the photo page shows, by URL name.
 DISPLAY_FILES = {"before": "before", "after": "after", "thumbnail": "thumbnail"}
-JPEG_QUALITY_DEFAULT = 92
 
 
 def _get_gallery_for_user(request, pk):
-    return get_object_or_404(Gallery, pk=pk, owner=request.user)
+    return get_object_or_404(Gallery.objects.owned_by(request.user), pk=pk)
 
 
 def _get_photo_for_user(request, pk):
-    return get_object_or_404(Photo.objects.select_related("gallery"), pk=pk, owner=request.user)
+    return get_object_or_404(Photo.objects.owned_by(request.user).select_related("gallery"), pk=pk)
 
 
 def _get_shared_photo(token):
@@ -76,12 +84,10 @@ def signup(request):
 
 class LoginView(auth_views.LoginView):
     """Django's login page, throttled per client address like the API's
-    token login (gallery.api.throttles.LoginThrottle; the two share one
+    token login (gallery.throttles.LoginThrottle; the two share one
     budget), so that guessing passwords is as slow here as there."""
 
     def post(self, request, *args, **kwargs):
-        from gallery.api.throttles import LoginThrottle
-
         throttle = LoginThrottle()
         if throttle.allow_request(request, self):
             return super().post(request, *args, **kwargs)
@@ -199,11 +205,11 @@ def gallery_rename(request, pk):
 def gallery_delete(request, pk):
     gallery = _get_gallery_for_user(request, pk)
     if gallery.is_default:
-        messages.error(request, "Your default gallery cannot be deleted; rename it if you like.")
+        messages.error(request, DEFAULT_GALLERY_KEPT)
         return redirect(gallery)
     if request.method == "POST":
         name = gallery.name
-        gallery.delete()
+        gallery.delete_with_photos()
         messages.success(request, f"Deleted the gallery “{name}” and its photos.")
         return redirect("gallery-list")
     return render(request, "gallery/gallery_delete.html", {"gallery": gallery, "count": gallery.photos.count()})
@@ -244,10 +250,7 @@ def photo_file(request, pk, kind):
 @login_required
 @require_GET
 def photo_original(request, pk):
-    photo = _get_photo_for_user(request, pk)
-    ext = photo.original.name.rsplit(".", 1)[-1]
-    return serve_file(photo.original.name, CONTENT_TYPES.get(ext, "application/octet-stream"),
-                      filename=photo.original_filename, attachment=True)
+    return original_response(_get_photo_for_user(request, pk))
 
 
 @login_required
@@ -348,13 +351,8 @@ def _serve_display_file(photo, kind):
 
 
 def _download_result(request, photo):
-    if photo.status != Photo.DONE or not photo.result:
-        raise Http404
     fmt = request.GET.get("format", "png").lower()
-    stem = f"{photo.title}-color"
-    if fmt == "png":
-        return serve_file(photo.result.name, "image/png", filename=f"{stem}.png", attachment=True)
-    if fmt not in ("jpeg", "jpg"):
+    if fmt not in ("png", "jpeg", "jpg"):
         return HttpResponseBadRequest("format must be png or jpeg")
     try:
         quality = int(request.GET.get("quality", JPEG_QUALITY_DEFAULT))
@@ -362,9 +360,7 @@ def _download_result(request, photo):
         return HttpResponseBadRequest("quality must be a whole number from 1 to 100")
     if not 1 <= quality <= 100:
         return HttpResponseBadRequest("quality must be a whole number from 1 to 100")
-    from django.core.files.storage import default_storage
-    from PIL import Image
-
-    with default_storage.open(photo.result.name, "rb") as f:
-        image = flatten(Image.open(io.BytesIO(f.read())))
-    return serve_bytes(encode_jpeg(image, quality=quality), "image/jpeg", f"{stem}.jpg")
+    try:
+        return result_response(photo, "png" if fmt == "png" else "jpeg", quality)
+    except NotColorized:
+        raise Http404

@@ -1,36 +1,34 @@
 """
-Colorization jobs: the thin adapter between a Photo row and mlcore.
+Colorization jobs: the RQ glue between a Photo row and mlcore.
 
 The Photo row is the truth; Redis is transport. We enqueue the photo's
 primary key after the transaction that created or reset the row commits; the
-job claims the row atomically (queued -> running, checking the count), so a
-photo is never colorized twice even when its job is delivered twice; and the
-sweeper (sweep(), run by every worker and by `manage.py sweep_jobs`) finds
-jobs that were never delivered or whose worker died.
+job claims the row atomically (Photo.claim), so a photo is never colorized
+twice even when its job is delivered twice; and the sweeper (sweep(), run by
+every worker and by `manage.py sweep_jobs`) finds jobs that were never
+delivered or whose worker died. Every state transition is a method of the
+Photo (gallery/models.py); this module only moves primary keys and loads the
+model.
+
+Imports run one way (mlcore <- inference <- gallery): this module never
+imports gallery. It finds the Photo model through Django's app registry
+(photo_model()), as a ForeignKey("gallery.Photo") would.
 """
 
 import logging
 import threading
 import uuid
-from datetime import timedelta
 
 import redis
+from django.apps import apps
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
-
-from gallery.models import STALE_GRACE_SECONDS, Photo
 
 logger = logging.getLogger("inference")
 
 QUEUE_NAME = "colorize"
-# Longest error text kept on a photo; enough for a readable reason.
-MAX_ERROR_LENGTH = 500
-# A queued photo whose job Redis accepted this long ago but that no worker
-# has claimed is checked against Redis: a Redis restart loses queued jobs.
-QUEUED_RECHECK_SECONDS = 120
 
 _colorizer = None
 _colorizer_key = None
@@ -73,6 +71,10 @@ def get_colorizer():
         return _colorizer
 
 
+def photo_model():
+    return apps.get_model("gallery", "Photo")
+
+
 def get_queue():
     import django_rq
 
@@ -97,7 +99,7 @@ def enqueue(photo_id):
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as e:
         logger.warning("Could not enqueue photo %s, the sweeper will retry: %s", photo_id, e)
         return False
-    Photo.objects.filter(pk=photo_id, status=Photo.QUEUED).update(enqueued_at=timezone.now(), rq_job_id=job_id)
+    photo_model().mark_sent(photo_id, job_id)
     return True
 
 
@@ -108,76 +110,22 @@ def enqueue_on_commit(photo_id):
 # -- the job -------------------------------------------------------------
 
 
-def claim(photo_id):
-    """queued -> running, atomically. Returns the photo, or None when it was
-    not ours to run (already claimed, deleted, or no longer queued)."""
-    claimed = Photo.objects.filter(pk=photo_id, status=Photo.QUEUED).update(
-        status=Photo.RUNNING,
-        started_at=timezone.now(),
-        finished_at=None,
-        error="",
-        attempts=F("attempts") + 1,
-    )
-    if claimed != 1:
-        return None
-    return Photo.objects.get(pk=photo_id)
-
-
 def colorize_photo(photo_id):
     """The RQ job: colorize one photo. Never raises for a bad photo; the
     failure is recorded on the row with a readable reason."""
-    photo = claim(photo_id)
+    photo = photo_model().claim(photo_id)
     if photo is None:
         logger.info("Photo %s: not queued any more, nothing to do", photo_id)
         return "skipped"
-
-    written = []
     try:
-        from mlcore.imageio import load_image
-
-        with default_storage.open(photo.original.name, "rb") as f:
-            image = load_image(f)
-        colorizer = get_colorizer()
-        prediction = colorizer.predict(image)
-        rendering = colorizer.render(prediction, image, temperature=photo.temperature)
-        replaced = [photo.save_file("prediction", "prediction.npz", prediction.to_bytes())]
-        written.append(photo.prediction.name)
-        replaced += photo.store_rendering(rendering)
-        written += [photo.result.name, photo.after.name, photo.thumbnail.name]
-        finished = Photo.objects.filter(pk=photo.pk, status=Photo.RUNNING, attempts=photo.attempts).update(
-            status=Photo.DONE,
-            finished_at=timezone.now(),
-            model_version=colorizer.version,
-            prediction=photo.prediction.name,
-            result=photo.result.name,
-            after=photo.after.name,
-            thumbnail=photo.thumbnail.name,
-            render_count=photo.render_count,
-        )
+        outcome = photo.colorize(get_colorizer())
     except Exception as e:
-        for name in written:
-            default_storage.delete(name)
         logger.exception("Photo %s: colorization failed", photo_id)
-        fail(photo, readable_error(e))
+        photo.fail(readable_error(e))
         return "failed"
-
-    if not finished:
-        # Deleted, or swept and requeued while we worked: our output is not
-        # the row's any more.
-        for name in written:
-            default_storage.delete(name)
-        return "discarded"
-    for name in replaced:
-        if name:
-            default_storage.delete(name)  # the gray thumbnail shown while it was queued
-    logger.info("Photo %s: done in %s", photo_id, timezone.now() - photo.started_at)
-    return "done"
-
-
-def fail(photo, reason):
-    Photo.objects.filter(pk=photo.pk, status=Photo.RUNNING, attempts=photo.attempts).update(
-        status=Photo.FAILED, finished_at=timezone.now(), error=reason[:MAX_ERROR_LENGTH]
-    )
+    if outcome == "done":
+        logger.info("Photo %s: done in %s", photo_id, timezone.now() - photo.started_at)
+    return outcome
 
 
 def readable_error(e):
@@ -244,29 +192,15 @@ def sweep(now=None, dry_run=False):
     """
     now = now or timezone.now()
     counts = {"requeued": 0, "failed": 0, "enqueued": 0}
-    stale_before = now - timedelta(seconds=settings.COLORIZE_JOB_TIMEOUT + STALE_GRACE_SECONDS)
-
-    for photo in Photo.objects.filter(status=Photo.RUNNING, started_at__lt=stale_before):
-        lost = Photo.objects.filter(pk=photo.pk, status=Photo.RUNNING, attempts=photo.attempts)
-        if photo.attempts >= settings.COLORIZE_MAX_ATTEMPTS:
-            counts["failed"] += 1
-            if not dry_run:
-                lost.update(
-                    status=Photo.FAILED,
-                    finished_at=now,
-                    error=f"The worker stopped while colorizing this photo, {photo.attempts} times. "
-                    "Retry it, or try a smaller photo.",
-                )
-            continue
-        counts["requeued"] += 1
-        if not dry_run and lost.update(status=Photo.QUEUED, queued_at=now, enqueued_at=None, rq_job_id=""):
+    Photo = photo_model()
+    for photo in Photo.objects.lost(now):
+        outcome = photo.requeue_if_lost(now, dry_run=dry_run)
+        if outcome:
+            counts[outcome] += 1
+        if outcome == "requeued" and not dry_run:
             enqueue(photo.pk)
 
-    recheck_before = now - timedelta(seconds=QUEUED_RECHECK_SECONDS)
-    waiting = Photo.objects.filter(status=Photo.QUEUED).filter(
-        Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=recheck_before)
-    )
-    for photo in waiting:
+    for photo in Photo.objects.to_send(now):
         if photo.enqueued_at is not None:
             try:
                 if _job_is_waiting(photo.rq_job_id):

@@ -22,10 +22,11 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
+import gallery.models  # noqa: E402
 from inference import jobs  # noqa: E402
 
 if os.environ.get("FAULT_STALE_GRACE"):
-    jobs.STALE_GRACE_SECONDS = int(os.environ["FAULT_STALE_GRACE"])
+    gallery.models.STALE_GRACE_SECONDS = int(os.environ["FAULT_STALE_GRACE"])
 
 if os.environ.get("FAULT_SLOW_JOB"):
     marker = Path(os.environ["FAULT_SLOW_JOB"])

@@ -67,8 +67,8 @@ def test_a_worker_colorizes_the_photo(queued_photo, tiny_model):
 
 
 def test_a_photo_is_claimed_once(queued_photo, tiny_model):
-    assert jobs.claim(queued_photo.pk) is not None
-    assert jobs.claim(queued_photo.pk) is None
+    assert Photo.claim(queued_photo.pk) is not None
+    assert Photo.claim(queued_photo.pk) is None
     # The job delivered after the claim does nothing.
     assert jobs.colorize_photo(queued_photo.pk) == "skipped"
     assert Photo.objects.get(pk=queued_photo.pk).attempts == 1

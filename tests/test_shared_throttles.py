@@ -27,7 +27,7 @@ def test_login_attempts_count_across_web_processes(owner, settings, redis_conn):
     # Another web process, configured from the environment as production is, sees those three.
     code = ("import django; django.setup()\n"
             "from django.test import RequestFactory\n"
-            "from gallery.api.throttles import LoginThrottle\n"
+            "from gallery.throttles import LoginThrottle\n"
             "request = RequestFactory().post('/api/v1/auth/token/', REMOTE_ADDR='127.0.0.1')\n"
             "print(LoginThrottle().allow_request(request, None))")
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "colorsite.settings", "REDIS_URL": url,

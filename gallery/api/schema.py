@@ -12,7 +12,7 @@ THROTTLED = {
 
 def add_throttled_responses(result, generator, request, public):
     """Any operation can answer 429 to a client without valid credentials
-    (gallery/api/throttles.py); document it once here instead of on each view."""
+    (gallery/throttles.py); document it once here instead of on each view."""
     for path in result.get("paths", {}).values():
         for operation in path.values():
             responses = operation.get("responses")

@@ -11,12 +11,12 @@ from rest_framework import serializers
 
 from gallery.forms import check_image
 from gallery.models import Gallery, Photo
+from gallery.photos import JPEG_QUALITY_DEFAULT
 
 # Annealed-mean temperature range that the colorizer accepts
 # (mlcore.colorizer.MIN_TEMPERATURE / MAX_TEMPERATURE; a test checks they
 # agree: importing mlcore here would load torch in every web process).
 TEMPERATURE_MIN, TEMPERATURE_MAX = 0.01, 1.0
-JPEG_QUALITY_DEFAULT = 92
 TEMPERATURE_HELP = (
     f"Annealed-mean temperature, {TEMPERATURE_MIN} to {TEMPERATURE_MAX}: lower is more vivid, "
     "higher more muted."

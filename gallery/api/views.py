@@ -3,23 +3,21 @@ The REST API, /api/v1/: thin adapters over the site's own code.
 
 Uploads go through gallery.forms.check_image and gallery.photos.create_photo
 (the same validation, storage and enqueue-on-commit as the upload form);
-re-renders through inference.jobs.rerender (re-decoding the stored
-prediction, no network run); retries through Photo.retry(); files through
-gallery.photos.serve_file / serve_bytes (nosniff, Content-Disposition,
-X-Sendfile). A single gallery or photo is fetched with the site's ownership
-helpers (gallery.views), so another person's id answers 404 exactly like an
-id that does not exist; lists are filtered by owner.
+re-renders, retries and deletions through the Photo's and Gallery's own
+methods; files through gallery.photos (original_response, result_response:
+nosniff, Content-Disposition, X-Sendfile). Everything is looked up among
+Gallery/Photo.objects.owned_by(request.user), so another person's id answers
+404 exactly like an id that does not exist. This module never imports the
+site's views, nor they it.
 
 Errors are always JSON: exception_handler() below turns whatever a view
 raises into {"detail": ...} (or per-field lists for bad input), and
 not_found() answers unknown /api/ URLs.
 """
 
-import io
 import logging
 
 from django.core.exceptions import SuspiciousOperation
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Count
 from django.http import Http404, JsonResponse
@@ -56,10 +54,9 @@ from gallery.api.serializers import (
     TokenLoginSerializer,
     TokenSerializer,
 )
-from gallery.api.throttles import LoginThrottle, ThrottleAnonymousFirst
-from gallery.models import Gallery, Photo, encode_jpeg, flatten
-from gallery.photos import CONTENT_TYPES, PhotoNotStored, create_photo, serve_bytes, serve_file
-from gallery.views import _get_gallery_for_user, _get_photo_for_user
+from gallery.throttles import LoginThrottle, ThrottleAnonymousFirst
+from gallery.models import DEFAULT_GALLERY_KEPT, Gallery, Photo
+from gallery.photos import CONTENT_TYPES, NotColorized, PhotoNotStored, create_photo, original_response, result_response
 
 logger = logging.getLogger("gallery")
 
@@ -102,8 +99,15 @@ def not_found(request, path=""):
 
 def not_colorized(photo):
     """409 for a result or re-render asked of a photo that has none (yet)."""
-    return Response({"detail": f"This photo is not colorized: its status is {photo.status}."},
-                    status=status.HTTP_409_CONFLICT)
+    return Response({"detail": str(NotColorized(photo))}, status=status.HTTP_409_CONFLICT)
+
+
+def owned_or_404(queryset, request, pk):
+    obj = queryset.owned_by(request.user).filter(pk=pk).first()
+    if obj is None:
+        raise exceptions.NotFound()
+    return obj
+
 
 class FileNegotiation(BaseContentNegotiation):
     """For the endpoints that answer with image bytes: ignore Accept (a
@@ -239,13 +243,13 @@ class GalleryViewSet(
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Gallery.objects.none()
         return (
-            Gallery.objects.filter(owner=self.request.user)
+            Gallery.objects.owned_by(self.request.user)
             .annotate(photo_count=Count("photos"))
             .order_by("-is_default", "name", "id")
         )
 
     def get_object(self):
-        gallery = _get_gallery_for_user(self.request, self.kwargs["pk"])
+        gallery = owned_or_404(Gallery.objects, self.request, self.kwargs["pk"])
         self.check_object_permissions(self.request, gallery)
         return gallery
 
@@ -257,14 +261,8 @@ class GalleryViewSet(
         serializer.save(owner=self.request.user)
 
     def destroy(self, request, *args, **kwargs):
-        gallery = self.get_object()
-        if gallery.is_default:
-            return Response(
-                {"detail": "Your default gallery cannot be deleted; rename it if you like."},
-                status=status.HTTP_409_CONFLICT,
-            )
-        # Cascades to the photos; their files go after the commit.
-        gallery.delete()
+        if not self.get_object().delete_with_photos():
+            return Response({"detail": DEFAULT_GALLERY_KEPT}, status=status.HTTP_409_CONFLICT)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -307,13 +305,13 @@ class PhotoViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Photo.objects.none()
-        photos = Photo.objects.filter(owner=self.request.user)
+        photos = Photo.objects.owned_by(self.request.user)
         if self.action == "list":
             filters = PhotoFilterSerializer(data=self.request.query_params)
             filters.is_valid(raise_exception=True)
             if "gallery" in filters.validated_data:
                 gallery_id = filters.validated_data["gallery"]
-                if not Gallery.objects.filter(pk=gallery_id, owner=self.request.user).exists():
+                if not Gallery.objects.owned_by(self.request.user).filter(pk=gallery_id).exists():
                     raise exceptions.NotFound("Not found: no such gallery.")
                 photos = photos.filter(gallery_id=gallery_id)
             if "status" in filters.validated_data:
@@ -321,7 +319,7 @@ class PhotoViewSet(
         return photos
 
     def get_object(self):
-        photo = _get_photo_for_user(self.request, self.kwargs["pk"])
+        photo = owned_or_404(Photo.objects, self.request, self.kwargs["pk"])
         self.check_object_permissions(self.request, photo)
         return photo
 
@@ -361,7 +359,7 @@ class PhotoViewSet(
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         if "gallery" in data:
-            gallery = Gallery.objects.filter(pk=data["gallery"], owner=request.user).first()
+            gallery = Gallery.objects.owned_by(request.user).filter(pk=data["gallery"]).first()
             if gallery is None:
                 raise exceptions.NotFound("Not found: no such gallery.")
         else:
@@ -408,17 +406,10 @@ class PhotoViewSet(
         photo = self.get_object()
         query = ResultQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        if photo.status != Photo.DONE or not photo.result:
+        try:
+            return result_response(photo, query.validated_data["format"], query.validated_data["quality"])
+        except NotColorized:
             return not_colorized(photo)
-        stem = f"{photo.title}-color"
-        if query.validated_data["format"] == "png":
-            return serve_file(photo.result.name, "image/png", filename=f"{stem}.png", attachment=True)
-        from PIL import Image
-
-        with default_storage.open(photo.result.name, "rb") as f:
-            image = flatten(Image.open(io.BytesIO(f.read())))
-        jpeg = encode_jpeg(image, quality=query.validated_data["quality"])
-        return serve_bytes(jpeg, "image/jpeg", f"{stem}.jpg")
 
     @extend_schema(
         summary="Download the original, as uploaded",
@@ -432,12 +423,7 @@ class PhotoViewSet(
     @action(detail=True, methods=["get"], url_path="original", url_name="original",
             content_negotiation_class=FileNegotiation)
     def original(self, request, pk=None):
-        photo = self.get_object()
-        ext = photo.original.name.rsplit(".", 1)[-1]
-        return serve_file(
-            photo.original.name, CONTENT_TYPES.get(ext, "application/octet-stream"),
-            filename=photo.original_filename, attachment=True,
-        )
+        return original_response(self.get_object())
 
     @extend_schema(
         summary="Render the colours again at another temperature",

@@ -1,5 +1,6 @@
 """
-Request rates for token logins and for requests without credentials.
+Request rates for logins (the site's form and the API's token login share one
+budget) and for API requests without credentials.
 
 Rates come from settings at each request (not at import, as DRF's own
 throttles do), so they can be changed per environment and in tests. Counts

@@ -1,0 +1,105 @@
+"""The shape of the house: imports run one way (mlcore <- inference <- gallery),
+the site's views and the API's never import each other, and nothing imports
+in a circle. Read from the source (every import statement, lazy ones inside
+functions included), so an import hidden in a function counts too."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("mlcore", "inference", "gallery", "colorsite")
+# What each floor may import of ours; a lower floor never imports a higher one.
+ALLOWED = {
+    "mlcore": {"mlcore"},
+    "inference": {"mlcore", "inference", "colorsite"},
+    "gallery": {"mlcore", "inference", "gallery", "colorsite"},
+}
+
+
+def module_name(path):
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_of(path, name=None):
+    """Modules of ours imported anywhere in the file, as dotted names."""
+    tree = ast.parse(path.read_text(), str(path))
+    name = name or module_name(path)
+    package = name.rsplit(".", 1)[0] if path.name != "__init__.py" else name
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([base] if base else []))
+            found.add(base)
+            # `from gallery.api import views` imports the module gallery.api.views
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return {name for name in found if name.split(".")[0] in PACKAGES}
+
+
+def our_modules():
+    modules = {}
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            if "migrations" not in path.parts:
+                modules[module_name(path)] = path
+    return modules
+
+
+def import_graph():
+    modules = our_modules()
+    return {name: {m for m in imports_of(path) if m in modules} for name, path in modules.items()}
+
+
+def test_lower_floors_never_import_higher_ones():
+    wrong = []
+    for name, path in our_modules().items():
+        floor = name.split(".")[0]
+        for imported in imports_of(path):
+            if floor in ALLOWED and imported.split(".")[0] not in ALLOWED[floor]:
+                wrong.append(f"{name} imports {imported}")
+    assert wrong == []
+
+
+def test_the_site_and_the_api_views_never_import_each_other():
+    graph = import_graph()
+    site, api = "gallery.views", "gallery.api"
+    assert not any(m.startswith(api) for m in graph[site]), graph[site]
+    for name, imported in graph.items():
+        if name.startswith(api):
+            assert site not in imported, name
+
+
+def test_nothing_imports_in_a_circle():
+    graph = import_graph()
+    circles = []
+    state = {}
+
+    def visit(node, path):
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                circles.append(" -> ".join(path[path.index(nxt):] + [nxt]))
+            elif nxt not in state:
+                visit(nxt, path + [nxt])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert circles == []
+
+
+def test_the_checker_sees_a_lazy_import_inside_a_function(tmp_path):
+    # The rules above are only as good as imports_of(): it must see imports
+    # inside functions, where circles used to hide.
+    source = tmp_path / "x.py"
+    source.write_text("def f():\n    from gallery.models import Photo\n    from .. import mlcore\n    import numpy\n")
+    assert imports_of(source, "inference.sub.x") == {"gallery.models", "gallery.models.Photo", "inference", "inference.mlcore"}
