@@ -243,8 +243,8 @@ class Photo(models.Model):
             pass  # an object store has no folders; or someone left a file
 
     def store_rendering(self, image):
-        """Save a full-resolution colour rendering as the result, with its
-        display version and a colour thumbnail. Returns the names replaced,
+        """Save a full-resolution color rendering as the result, with its
+        display version and a color thumbnail. Returns the names replaced,
         for the caller to delete once the row points at the new ones."""
         self.render_count += 1
         n = self.render_count

@@ -77,7 +77,7 @@ def signup(request):
         user = form.save()
         Gallery.default_for(user)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, "Welcome! Drop a few black-and-white photos here to see them in colour.")
+        messages.success(request, "Welcome! Drop a few black-and-white photos here to see them in color.")
         return redirect("home")
     return render(request, "registration/signup.html", {"form": form})
 
@@ -278,7 +278,7 @@ def photo_render(request, pk):
         rerender(photo, vividness_to_temperature(vividness))
     except FileNotFoundError:
         logger.exception("Photo %s: cannot re-render", photo.pk)
-        return JsonResponse({"error": "The saved colours of this photo are missing."},
+        return JsonResponse({"error": "The saved colors of this photo are missing."},
                             status=409)
     return JsonResponse({
         "vividness": photo.vividness,

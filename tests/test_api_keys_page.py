@@ -58,8 +58,9 @@ def test_with_no_keys_the_quick_start_shows_a_placeholder(logged_in):
 
 def test_a_new_key_is_shown_once_and_stored_hashed(logged_in, owner):
     r = logged_in.post(URL, {"name": "laptop script"})
-    assert r.status_code == 200
-    page = r.content.decode()
+    # Post/redirect/get: reloading the page that shows the key makes no other key.
+    assert r.status_code == 302 and r["Location"] == URL
+    page = logged_in.get(URL).content.decode()
     key = new_key(page)
     token = ApiToken.objects.get(user=owner)
     assert token.name == "laptop script" and token.key_hash == hash_key(key)
@@ -87,6 +88,20 @@ def test_the_page_shows_when_each_key_was_last_used(logged_in, owner):
     rows = dict(re.findall(r"<tr>\s*<td>([^<]+)</td>(.*?)</tr>", page, re.S))
     assert "3\xa0hours ago" in rows["phone app"]
     assert "never" in rows["old laptop"]
+
+
+def test_a_key_used_within_the_minute_was_used_just_now(logged_in, owner):
+    used, _ = ApiToken.create(owner, "phone app")
+    ApiToken.objects.filter(pk=used.pk).update(last_used_at=timezone.now())
+    page = logged_in.get(URL).content.decode()
+    assert "just now" in page and "0\xa0minutes" not in page
+
+
+def test_reloading_after_making_a_key_makes_no_second_key(logged_in, owner):
+    logged_in.post(URL, {"name": "laptop"}, follow=True)
+    logged_in.get(URL)
+    logged_in.get(URL)
+    assert ApiToken.objects.filter(user=owner).count() == 1
 
 
 def test_revoking_a_key_stops_it(logged_in, owner):
@@ -124,7 +139,7 @@ def quick_start(live_server, transactional_db, redis_conn, tiny_model, client, o
     the live server's address, and a photo.jpg beside it."""
     client.force_login(owner)
     host = live_server.url.removeprefix("http://")
-    page = client.post(URL, {"name": "quick start"}, HTTP_HOST=host).content.decode()
+    page = client.post(URL, {"name": "quick start"}, HTTP_HOST=host, follow=True).content.decode()
     Image.linear_gradient("L").resize((120, 90)).save(tmp_path / "photo.jpg", "JPEG")
     return examples(page), new_key(page), tmp_path
 

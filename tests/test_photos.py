@@ -73,7 +73,7 @@ def test_the_photo_page_shows_the_comparison_and_controls(client, owner, done_ph
     client.force_login(owner)
     html = client.get(f"/photos/{done_photo.pk}/").content.decode()
     assert 'id="compare-range"' in html and 'type="range"' in html
-    assert 'alt="Grandpa 1931, in colour"' in html and 'alt="Grandpa 1931, original"' in html
+    assert 'alt="Grandpa 1931, in color"' in html and 'alt="Grandpa 1931, original"' in html
     assert '<label for="vividness">Vividness</label>' in html
     assert done_photo.model_version in html
 

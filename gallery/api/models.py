@@ -14,7 +14,7 @@ import hashlib
 import secrets
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 # Recognisable by secret scanners, and by people reading a config file.
@@ -24,13 +24,21 @@ VISIBLE_CHARS = 8
 # last_used_at is refreshed at most this often: a busy client would
 # otherwise write to the database on every request.
 LAST_USED_RESOLUTION_SECONDS = 60
-# Keys made by POST /api/v1/auth/token/ (a script logging in on each run)
-# beyond this many per person are pruned, least recently used first.
-MAX_LOGIN_TOKENS = 20
-
+# The one key of a person made by POST /api/v1/auth/token/ (a script that
+# logs in on each run): each login replaces its secret instead of piling up
+# keys. Scripts that run side by side want named keys from the keys page.
+LOGIN_KEY_NAME = "API login"
 
 def hash_key(key):
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key():
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def key_start(key):
+    return key[: len(KEY_PREFIX) + VISIBLE_CHARS]
 
 
 class ApiToken(models.Model):
@@ -49,18 +57,26 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.key_start}…)"
 
     @classmethod
-    def create(cls, user, name, from_login=False):
+    def create(cls, user, name):
         """Make a key; returns (token, key). The key is not stored."""
-        key = KEY_PREFIX + secrets.token_urlsafe(32)
-        token = cls.objects.create(
-            user=user, name=name, key_hash=hash_key(key), key_start=key[: len(KEY_PREFIX) + VISIBLE_CHARS],
-            from_login=from_login,
-        )
-        if from_login:
-            stale = cls.objects.filter(user=user, from_login=True).order_by(
-                models.F("last_used_at").desc(nulls_last=True), "-created"
-            )[MAX_LOGIN_TOKENS:]
-            cls.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
+        key = new_key()
+        token = cls.objects.create(user=user, name=name, key_hash=hash_key(key), key_start=key_start(key))
+        return token, key
+
+    @classmethod
+    def login_key(cls, user):
+        """A fresh secret for the person's one "API login" key; returns (token,
+        key). The previous login secret stops working: we keep only hashes,
+        so the same key cannot be handed out twice."""
+        key = new_key()
+        with transaction.atomic():
+            logins = list(cls.objects.select_for_update().filter(user=user, from_login=True).order_by("-created"))
+            token = logins[0] if logins else cls(user=user, from_login=True)
+            # Keys that earlier versions made at every login go.
+            cls.objects.filter(pk__in=[t.pk for t in logins[1:]]).delete()
+            token.name, token.key_hash, token.key_start = LOGIN_KEY_NAME, hash_key(key), key_start(key)
+            token.last_used_at = None
+            token.save()
         return token, key
 
     @classmethod

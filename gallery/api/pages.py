@@ -20,15 +20,21 @@ class ApiKeyForm(forms.Form):
     )
 
 
+# The session key under which a new key waits for the page after the redirect.
+NEW_KEY_SESSION = "api_new_key"
+
+
 @login_required
 def api_keys(request):
     form = ApiKeyForm(request.POST or None)
-    new_key = None
     if request.method == "POST" and form.is_valid():
-        # Rendered here rather than after a redirect: the key is shown this
-        # once and is stored nowhere in clear, not even in the session.
-        _, new_key = ApiToken.create(request.user, form.cleaned_data["name"])
-        form = ApiKeyForm()
+        # Post/redirect/get, so that reloading the page makes no second key.
+        # The key waits in the session for that one redirect and is popped
+        # when shown: it is in clear nowhere else, and never again.
+        _, key = ApiToken.create(request.user, form.cleaned_data["name"])
+        request.session[NEW_KEY_SESSION] = key
+        return redirect("api-keys")
+    new_key = request.session.pop(NEW_KEY_SESSION, None) if request.method == "GET" else None
     ctx = {
         "form": form,
         "tokens": request.user.api_tokens.all(),

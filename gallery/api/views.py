@@ -22,7 +22,6 @@ from django.db import transaction
 from django.db.models import Count
 from django.http import Http404, JsonResponse
 from django.urls import Resolver404, resolve, reverse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -161,8 +160,10 @@ BINARY = OpenApiTypes.BINARY
 @extend_schema(
     tags=["auth"],
     summary="Get an API key with a username and password",
-    description="Makes a new key (named after the time of login) on each call; the key is shown only "
-    "here. Keys made this way beyond the 20 most recently used are revoked. Throttled per client address.",
+    description="Gives a fresh secret to your one key named \"API login\" on each call (it appears once on "
+    "the API keys page, however often a script logs in); the key is shown only here, and the one an earlier "
+    "login gave stops working. Programs that run side by side want keys of their own, made on the API keys "
+    "page. Throttled per client address.",
     request=TokenLoginSerializer,
     responses={
         200: TokenSerializer,
@@ -184,8 +185,7 @@ def token_login(request):
     user = authenticate(request, **serializer.validated_data)
     if user is None:
         raise exceptions.ValidationError({"non_field_errors": ["Unable to log in with the username and password given."]})
-    name = f"API login, {timezone.now():%Y-%m-%d %H:%M} UTC"
-    _, key = ApiToken.create(user, name, from_login=True)
+    _, key = ApiToken.login_key(user)
     return Response({"token": key})
 
 
@@ -426,7 +426,7 @@ class PhotoViewSet(
         return original_response(self.get_object())
 
     @extend_schema(
-        summary="Render the colours again at another temperature",
+        summary="Render the colors again at another temperature",
         description="Re-decodes the stored prediction (milliseconds; the network does not run again) and "
         "replaces the result. Does not count against the quota.",
         parameters=[PHOTO_ID],
@@ -437,7 +437,7 @@ class PhotoViewSet(
             401: NOT_AUTHENTICATED,
             404: NOT_FOUND,
             409: OpenApiResponse(
-                ErrorSerializer, description="Not colorized (yet): see the photo's status; or its saved colours are missing."
+                ErrorSerializer, description="Not colorized (yet): see the photo's status; or its saved colors are missing."
             ),
         },
     )
@@ -455,7 +455,7 @@ class PhotoViewSet(
         except FileNotFoundError:
             logger.exception("Photo %s: cannot re-render", photo.pk)
             return Response(
-                {"detail": "The saved colours of this photo are missing; it cannot be re-rendered."},
+                {"detail": "The saved colors of this photo are missing; it cannot be re-rendered."},
                 status=status.HTTP_409_CONFLICT,
             )
         return self._photo_response(photo)

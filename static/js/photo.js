@@ -26,7 +26,7 @@
     var render = function () {
       if (inFlight) { again = true; return; }
       inFlight = true;
-      state.textContent = "Re-colouring…";
+      state.textContent = "Re-coloring…";
       var body = new URLSearchParams({ vividness: vivid.value });
       fetch(vivid.dataset.renderUrl, {
         method: "POST", body: body, credentials: "same-origin",
@@ -37,7 +37,7 @@
           after.onload = function () { state.textContent = "Vividness " + d.vividness + " saved."; after.onload = null; };
           after.src = d.after;
         })
-        .catch(function (err) { state.textContent = "Could not re-colour: " + err; })
+        .catch(function (err) { state.textContent = "Could not re-color: " + err; })
         .then(function () {
           inFlight = false;
           if (again) { again = false; render(); }

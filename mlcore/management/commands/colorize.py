@@ -1,7 +1,7 @@
 """Colorize photos from the command line: DIR/<input stem>.png for each input, at its size.
 
 Example:
-    python manage.py colorize old/*.jpg --out-dir coloured/ --temperature 0.38
+    python manage.py colorize old/*.jpg --out-dir colored/ --temperature 0.38
 """
 from pathlib import Path
 
