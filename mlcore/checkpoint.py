@@ -13,7 +13,7 @@ import tempfile
 import torch
 
 from .losses import output_channels
-from .networks import build_model
+from .networks import build_model, has_pretrained_encoder
 
 FORMAT = 1
 
@@ -49,8 +49,8 @@ def save_model(path, model, *, arch, width, loss, centres, bin_weights, prior, s
         "centres": torch.as_tensor(centres).float(),
         "bin_weights": torch.as_tensor(bin_weights).float(),
         "prior": torch.as_tensor(prior).float(),
-        "encoder_included": arch != "lite0" or encoder_trained,
-        "state_dict": model_state(model, include_encoder=arch != "lite0" or encoder_trained),
+        "encoder_included": not has_pretrained_encoder(arch) or encoder_trained,
+        "state_dict": model_state(model, include_encoder=not has_pretrained_encoder(arch) or encoder_trained),
         "meta": meta,
     }, path)
 

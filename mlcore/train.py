@@ -20,9 +20,10 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from .checkpoint import atomic_save, read_checkpoint, save_model
+from .dataset import read_manifest
 from .features import build_split_arrays, cache_dir
 from .losses import LOSSES, compute_loss, output_channels
-from .networks import ARCHITECTURES, build_model, count_parameters
+from .networks import ARCHITECTURES, build_model, count_parameters, has_pretrained_encoder
 from .quantize import SOFT_NEIGHBOURS, SOFT_SIGMA, ab_bin_centres
 from .rebalance import BinCounter, rebalance_weights
 
@@ -46,6 +47,8 @@ class TrainConfig:
     neighbours: int = SOFT_NEIGHBOURS
     sigma: float = SOFT_SIGMA
     finetune_epochs: int = 0   # lite0: unfreeze the encoder for the last N epochs
+    flip: bool = False         # lite0 on cached features: also cache the mirrored photos' features and train on both
+    exclude_sources: tuple = ()  # leave these sources out of training and validation (generalization studies)
     precision: str = "bf16"    # autocast to bfloat16 (about 1.5x faster on a CPU with AVX512-BF16), or fp32
     limit: int | None = None   # use only the first N training images (quick runs, tests)
     max_minutes: float | None = None  # stop after the epoch that crosses this wall-clock budget
@@ -92,39 +95,42 @@ def compute_bin_weights(idx_array, num_bins):
     return weights, prior.astype(np.float32)
 
 
-def cached_encoder_features(model, arrays, count, device, directory, show=True, desc="features"):
+def cached_encoder_features(model, arrays, count, device, directory, show=True, desc="features", mirrored=False):
     """Frozen-encoder features, computed once per split, size and count and kept on disk:
-    the ImageNet weights never change, so every run on the same data can reuse them."""
+    the ImageNet weights never change, so every run on the same data can reuse them.
+    `mirrored`: the features of the horizontally flipped photos (flip augmentation)."""
     directory = Path(directory)
-    names = [directory / f"f{i}.npy" for i in range(4)]
     if not (directory / "done").exists():
-        feats = encoder_features(model, arrays, count, device, desc=desc, show=show)
+        feats = encoder_features(model, arrays, count, device, desc=desc, show=show, mirrored=mirrored)
         directory.mkdir(parents=True, exist_ok=True)
-        for name, f in zip(names, feats):
-            np.save(name, f.numpy())
+        for i, f in enumerate(feats):
+            np.save(directory / f"f{i}.npy", f.numpy())
         (directory / "done").write_text(str(count))
         return feats
-    return [torch.from_numpy(np.load(name)) for name in names]
+    return [torch.from_numpy(np.load(name)) for name in sorted(directory.glob("f*.npy"))]
 
 
 @torch.no_grad()
-def encoder_features(model, arrays, count, device, batch_size=128, desc="features", show=True):
+def encoder_features(model, arrays, count, device, batch_size=128, desc="features", show=True, mirrored=False):
     """Frozen-encoder features of the first `count` images of a split, float16 in memory."""
     model.encoder.eval()
     chunks = None
     for start in tqdm(range(0, count, batch_size), desc=desc, disable=not show, leave=False):
         stop = min(count, start + batch_size)
         lightness = torch.from_numpy(np.asarray(arrays.L[start:stop], dtype=np.float32)).to(device)
+        if mirrored:
+            lightness = lightness.flip(3)
         feats = [f.half().cpu() for f in model.encoder(lightness)]
         chunks = [[f] for f in feats] if chunks is None else [c + [f] for c, f in zip(chunks, feats)]
     return [torch.cat(c) for c in chunks]
 
 
 class Batches:
-    """Yields training batches as dicts of tensors, from memory-mapped arrays (and features)."""
+    """Yields training batches as dicts of tensors, from memory-mapped arrays (and features;
+    with `mirrored_feats`, a flipped photo's features are those computed on the flipped photo)."""
 
-    def __init__(self, arrays, count, feats=None):
-        self.arrays, self.count, self.feats = arrays, count, feats
+    def __init__(self, arrays, count, feats=None, mirrored_feats=None):
+        self.arrays, self.count, self.feats, self.mirrored_feats = arrays, count, feats, mirrored_feats
 
     def get(self, indices, device, flip=None):
         order = np.sort(indices)  # memmap reads are faster in order; the batch order is irrelevant
@@ -138,10 +144,15 @@ class Batches:
         if flip is not None:
             f = torch.as_tensor(flip)  # aligned with `order`
             for key, dim in (("L", 3), ("ab", 3), ("idx", 2), ("w", 2)):
-                batch[key][f] = batch[key][f].flip(dim - 1)
+                batch[key][f] = batch[key][f].flip(dim)  # the width axis: a mirror, not upside down
         if self.feats is not None:
             t = torch.from_numpy(order)
-            batch["feats"] = [f[t].float().contiguous(memory_format=torch.channels_last) for f in self.feats]
+            feats = [f[t].float() for f in self.feats]
+            if flip is not None and self.mirrored_feats is not None:
+                f = torch.as_tensor(flip)
+                for mine, mirrored in zip(feats, self.mirrored_feats):
+                    mine[f] = mirrored[t[f]].float()
+            batch["feats"] = [x.contiguous(memory_format=torch.channels_last) for x in feats]
         return {k: ([x.to(device) for x in v] if k == "feats" else v.to(device)) for k, v in batch.items()}
 
 
@@ -190,9 +201,14 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
     ddp.barrier()
     train_arrays = build_split_arrays(cfg.data, "train", cfg.size, cfg.neighbours, cfg.sigma)
     val_arrays = build_split_arrays(cfg.data, "val", cfg.size, cfg.neighbours, cfg.sigma)
-    n_train = min(len(train_arrays), cfg.limit or len(train_arrays))
+    train_rows = rows_without(cfg.data, "train", cfg.exclude_sources)[:cfg.limit]
+    val_rows = rows_without(cfg.data, "val", cfg.exclude_sources)
+    n_train = len(train_rows)
+    if not n_train or not len(val_rows):
+        raise ValueError("no training or validation photos left after --limit / --exclude-source")
     centres = ab_bin_centres()
-    bin_weights, prior = compute_bin_weights(train_arrays.idx[:n_train], len(centres))
+    bin_weights, prior = compute_bin_weights(train_arrays.idx[np.sort(train_rows)] if cfg.exclude_sources
+                                             else train_arrays.idx[:n_train], len(centres))
     bin_weights_t = torch.from_numpy(bin_weights).to(device)
 
     model = build_model(cfg.arch, output_channels(cfg.loss, len(centres)), cfg.width).to(device)
@@ -222,19 +238,26 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
     if ddp.enabled:
         train_model = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=cfg.arch == "lite0")
 
-    is_lite = cfg.arch == "lite0"
-    cached_train = cached_val = None
+    is_lite = has_pretrained_encoder(cfg.arch)
+    cached_train = cached_val = mirrored_train = None
     first_finetune_epoch = cfg.epochs - cfg.finetune_epochs
     if is_lite and start_epoch < first_finetune_epoch:
-        # Features of the whole split are cached; --limit takes a prefix of them.
-        train_dir = cache_dir(cfg.data, "train", cfg.size, cfg.neighbours, cfg.sigma) / "lite0_features"
-        val_dir = cache_dir(cfg.data, "val", cfg.size, cfg.neighbours, cfg.sigma) / "lite0_features"
+        # Features of the whole split are cached (indexed like the split's arrays).
+        features = f"{cfg.arch}_features"
+        train_dir = cache_dir(cfg.data, "train", cfg.size, cfg.neighbours, cfg.sigma) / features
+        mirror_dir = cache_dir(cfg.data, "train", cfg.size, cfg.neighbours, cfg.sigma) / f"{features}_mirrored"
+        val_dir = cache_dir(cfg.data, "val", cfg.size, cfg.neighbours, cfg.sigma) / features
         if ddp.main:
             cached_encoder_features(model, train_arrays, len(train_arrays), device, train_dir, show, "encoder features (train)")
             cached_encoder_features(model, val_arrays, len(val_arrays), device, val_dir, show, "encoder features (val)")
+            if cfg.flip:
+                cached_encoder_features(model, train_arrays, len(train_arrays), device, mirror_dir, show,
+                                        "encoder features (train, mirrored)", mirrored=True)
         ddp.barrier()
-        cached_train = [f[:n_train] for f in cached_encoder_features(model, train_arrays, len(train_arrays), device, train_dir)]
+        cached_train = cached_encoder_features(model, train_arrays, len(train_arrays), device, train_dir)
         cached_val = cached_encoder_features(model, val_arrays, len(val_arrays), device, val_dir)
+        if cfg.flip:
+            mirrored_train = cached_encoder_features(model, train_arrays, len(train_arrays), device, mirror_dir, mirrored=True)
 
     meta = {"command": " ".join(sys.argv), "config": asdict(cfg), "host": platform.node(),
             "device": str(device), "world_size": ddp.world, "train_images": n_train,
@@ -252,15 +275,16 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
             model.freeze_encoder(not finetune)
         train_model.train()
         gen = np.random.default_rng([cfg.seed, epoch])
-        perm = gen.permutation(n_train)[ddp.rank * per_rank:(ddp.rank + 1) * per_rank]
-        flips = gen.random(n_train) < 0.5
-        batches = Batches(train_arrays, n_train, cached_train if use_cached else None)
+        perm = train_rows[gen.permutation(n_train)[ddp.rank * per_rank:(ddp.rank + 1) * per_rank]]
+        flips = gen.random(len(train_arrays)) < 0.5
+        batches = Batches(train_arrays, n_train, cached_train if use_cached else None, mirrored_train)
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not show, leave=True)
         running, seen, t_epoch = 0.0, 0, time.time()
         for step in bar:
             indices = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            # Flipping cached features is not a flip of the image, so only raw inputs are flipped.
-            flip = None if use_cached else flips[np.sort(indices)]
+            # Flipping cached features is not a flip of the image: cached steps flip only with the
+            # features computed on the mirrored photos (--flip).
+            flip = flips[np.sort(indices)] if not use_cached or mirrored_train is not None else None
             batch = batches.get(indices, device, flip)
             if not use_cached:
                 batch["L"] = batch["L"].contiguous(memory_format=torch.channels_last)
@@ -278,7 +302,8 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
             seen += len(indices)
             bar.set_postfix(loss=f"{running / seen:.4f}", img_s=f"{seen * ddp.world / (time.time() - t_epoch):.0f}")
         train_loss = ddp.all_mean(running / max(1, seen))
-        val_loss = evaluate_loss(model, val_arrays, cached_val if use_cached else None, cfg, device, bin_weights_t, autocast)
+        val_loss = evaluate_loss(model, val_arrays, cached_val if use_cached else None, cfg, device, bin_weights_t,
+                                 autocast, rows=val_rows)
         epoch_time = time.time() - t_epoch
         record = {"event": "epoch", "epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
                   "images_per_s": seen * ddp.world / epoch_time, "epoch_s": epoch_time,
@@ -315,13 +340,25 @@ def _all_reduce_grads(model):
             p.grad /= world
 
 
+def rows_without(data_dir, split, exclude_sources):
+    """Indices (into the split's arrays, which follow the manifest) of photos not from these sources."""
+    if not exclude_sources:
+        return np.arange(len(read_manifest(data_dir, split)))
+    rows = read_manifest(data_dir, split)
+    unknown = set(exclude_sources) - {r["source"] for r in read_manifest(data_dir)}
+    if unknown:
+        raise ValueError(f"no source named {', '.join(sorted(unknown))} in {data_dir}")
+    return np.array([i for i, r in enumerate(rows) if r["source"] not in exclude_sources], dtype=np.int64)
+
+
 @torch.no_grad()
-def evaluate_loss(model, arrays, cached, cfg, device, bin_weights_t, autocast, batch_size=128):
+def evaluate_loss(model, arrays, cached, cfg, device, bin_weights_t, autocast, batch_size=128, rows=None):
     model.eval()
     batches = Batches(arrays, len(arrays), cached)
+    rows = np.arange(len(arrays)) if rows is None else rows
     total, count = 0.0, 0
-    for start in range(0, len(arrays), batch_size):
-        indices = np.arange(start, min(len(arrays), start + batch_size))
+    for start in range(0, len(rows), batch_size):
+        indices = rows[start:start + batch_size]
         batch = batches.get(indices, device)
         with autocast:
             outputs = forward(model, batch, cached is not None)

@@ -189,3 +189,46 @@ def test_lite0_trains_on_cached_features_then_fine_tunes_its_encoder(prepared, t
     assert ckpt["encoder_included"] == lines[1]["saved_best"]
     from mlcore.colorizer import Colorizer
     assert Colorizer.load(out, device="cpu").colorize(Image.new("L", (40, 30), 100)).size == (40, 30)
+
+
+def test_lite0ctx_trains_with_mirrored_features_and_colorizes(prepared, tmp_path):
+    out = tmp_path / "ctx.pt"
+    call_command("train_colorizer", "--data", str(prepared), "--out", str(out), "--arch", "lite0ctx", "--size", "32",
+                 "--epochs", "1", "--flip", "--batch-size", "8", "--device", "cpu", "--no-progress", verbosity=0)
+    cache = next((prepared / "cache").glob("train_s32_*"))
+    assert (cache / "lite0ctx_features_mirrored" / "done").exists()
+    # Five cached tensors: four feature maps and the pooled head vector the context branch reads.
+    assert len(list((cache / "lite0ctx_features").glob("f*.npy"))) == 5
+    ckpt = read_checkpoint(out)
+    assert ckpt["arch"] == "lite0ctx" and not ckpt["encoder_included"]
+    assert any(k.startswith("decoder.context.") for k in ckpt["state_dict"])
+    from mlcore.colorizer import Colorizer
+    assert Colorizer.load(out, device="cpu").colorize(Image.new("L", (40, 30), 100)).size == (40, 30)
+
+
+def test_mirrored_batches_take_the_features_of_the_mirrored_photo():
+    from mlcore.train import Batches
+
+    class Arrays:
+        L = np.arange(2 * 4 * 4, dtype=np.float16).reshape(2, 1, 4, 4)
+        ab = np.zeros((2, 2, 1, 1), np.float16)
+        idx = np.zeros((2, 1, 1, 5), np.int16)
+        w = np.zeros((2, 1, 1, 5), np.float16)
+
+    feats = [torch.zeros(2, 3, 1, 1)]
+    mirrored = [torch.ones(2, 3, 1, 1)]
+    batch = Batches(Arrays, 2, feats, mirrored).get(np.array([1, 0]), "cpu", flip=np.array([True, False]))
+    assert batch["feats"][0][:, 0, 0, 0].tolist() == [1.0, 0.0]  # row 0 flipped, row 1 not
+    assert batch["L"][0, 0, 0].tolist() == [3.0, 2.0, 1.0, 0.0]
+
+
+def test_excluding_a_source_leaves_it_out_of_training_and_validation(prepared, tmp_path):
+    out = tmp_path / "loso.pt"
+    call_command("train_colorizer", "--data", str(prepared), "--out", str(out), "--epochs", "1",
+                 "--exclude-source", "city", *TINY, verbosity=0)
+    start = json.loads(Path(f"{out}.log.jsonl").read_text().splitlines()[0])
+    beach_train = sum(1 for r in _manifest(prepared) if r["split"] == "train" and r["source"] == "beach")
+    assert start["train_images"] == beach_train
+    with pytest.raises(CommandError, match="no source named nowhere"):
+        call_command("train_colorizer", "--data", str(prepared), "--out", str(tmp_path / "x.pt"), "--epochs", "1",
+                     "--exclude-source", "nowhere", *TINY, verbosity=0)

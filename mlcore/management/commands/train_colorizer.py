@@ -33,6 +33,10 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=d.seed)
         parser.add_argument("--neighbours", type=int, default=d.neighbours, help="bins per soft target (paper 5; authors' code 10)")
         parser.add_argument("--finetune-epochs", type=int, default=d.finetune_epochs, help="lite0: unfreeze the encoder for the last N epochs")
+        parser.add_argument("--flip", action="store_true",
+                            help="lite0: flip augmentation on cached features (caches the mirrored photos' features too)")
+        parser.add_argument("--exclude-source", action="append", default=[], metavar="SOURCE",
+                            help="leave a source out of training and validation (repeatable; e.g. coco for a leave-one-source-out study)")
         parser.add_argument("--precision", choices=("bf16", "fp32"), default=d.precision)
         parser.add_argument("--limit", type=int, help="use only the first N training images")
         parser.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this budget")
@@ -44,7 +48,8 @@ class Command(BaseCommand):
                           weight_decay=opts["weight_decay"], init_from=opts["init_from"], resume=opts["resume"],
                           device=opts["device"], seed=opts["seed"], neighbours=opts["neighbours"],
                           finetune_epochs=opts["finetune_epochs"], precision=opts["precision"], limit=opts["limit"],
-                          max_minutes=opts["max_minutes"])
+                          max_minutes=opts["max_minutes"], flip=opts["flip"],
+                          exclude_sources=tuple(opts["exclude_source"]))
         try:
             result = train(cfg, show_progress=not opts["no_progress"] and opts["verbosity"] > 0,
                            log=lambda msg: self.stdout.write(msg) if opts["verbosity"] > 0 else None)
