@@ -300,8 +300,9 @@ class Photo:
     rel: str  # relative to the evaluated folder, '/'-separated
 
 
-def find_photos(data_dir, split=None, limit=None, seed=0):
-    """Photos of a folder (any depth), or of one split of a prepared dataset's manifest.
+def find_photos(data_dir, split=None, limit=None, seed=0, sources=None):
+    """Photos of a folder (any depth), or of one split of a prepared dataset's manifest
+    (with `sources`, only the photos of those sources: generalization is judged per source).
 
     With `limit`, a seeded random sample of that many (a folder lists its classes in order, so
     the first N would all be of a few classes). Sorted by path, so the result is reproducible.
@@ -312,10 +313,18 @@ def find_photos(data_dir, split=None, limit=None, seed=0):
     if split is not None:
         if not (root / MANIFEST).exists():
             raise FileNotFoundError(f"{data_dir} has no {MANIFEST}: --split needs a folder written by prepare_dataset")
-        rels = [r["path"] for r in read_manifest(root, split)]
+        rows = read_manifest(root, split)
+        if sources:
+            unknown = set(sources) - {r["source"] for r in rows}
+            if unknown:
+                raise ValueError(f"split {split!r} of {data_dir} has no source named {', '.join(sorted(unknown))}")
+            rows = [r for r in rows if r["source"] in sources]
+        rels = [r["path"] for r in rows]
         if not rels:
             raise ValueError(f"split {split!r} of {data_dir} is empty")
     else:
+        if sources:
+            raise ValueError("--source needs --split: sources are read from a prepared dataset's manifest")
         rels = [p.relative_to(root).as_posix() for p in list_images(root)]
     rels = sorted(rels)
     if limit is not None and limit < len(rels):

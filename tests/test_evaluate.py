@@ -210,6 +210,20 @@ def test_find_photos_reads_a_split_and_samples_reproducibly(tmp_path):
     assert sample != find_photos(tmp_path, "test", limit=4, seed=2)
 
 
+def test_find_photos_keeps_only_the_sources_asked_for(tmp_path):
+    (tmp_path / "test").mkdir()
+    rows = []
+    for source in ("coco", "sports"):
+        for i in range(3):
+            Image.new("RGB", (8, 8), (i * 20, 0, 0)).save(tmp_path / "test" / f"{source}{i}.png")
+            rows.append(f"test/{source}{i}.png,{source},.,test")
+    (tmp_path / "manifest.csv").write_text("path,source,class,split\n" + "\n".join(rows) + "\n")
+    assert [p.rel for p in find_photos(tmp_path, "test", sources=["coco"])] == [f"test/coco{i}.png" for i in range(3)]
+    assert len(find_photos(tmp_path, "test", sources=["coco", "sports"])) == 6
+    with pytest.raises(ValueError, match="no source named nowhere"):
+        find_photos(tmp_path, "test", sources=["nowhere"])
+
+
 def test_the_cache_keeps_answers_per_photo_version(tmp_path):
     photo_path = tmp_path / "p.png"
     Image.new("RGB", (8, 8), "red").save(photo_path)

@@ -49,6 +49,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--data", required=True, help="folder of colour photos (any depth), or a prepared dataset")
         parser.add_argument("--split", help="only this split of a prepared dataset's manifest.csv (e.g. test)")
+        parser.add_argument("--source", action="append", default=[], metavar="NAME",
+                            help="with --split: only the photos of this source (repeatable)")
         parser.add_argument("--labels", help="CSV filename,class_index (ImageNet order) for top-1 accuracy")
         parser.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
                             help="a model to evaluate (repeatable); default: the shipped model as 'default'")
@@ -99,7 +101,7 @@ class Command(BaseCommand):
                 raise CommandError(f"model {name}: {exc}") from exc
 
         try:
-            photos = ev.find_photos(opts["data"], opts["split"], opts["limit"], opts["seed"])
+            photos = ev.find_photos(opts["data"], opts["split"], opts["limit"], opts["seed"], opts["source"])
             labels = ev.read_labels(opts["labels"]) if opts["labels"] else None
         except (OSError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
