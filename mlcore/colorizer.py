@@ -4,68 +4,31 @@ The network sees the photo's L channel at a fixed square size; its ab prediction
 size) is upsampled bilinearly to the photo's full resolution and recombined with the photo's
 own full-resolution L, so detail and lightness are exactly the original's.
 
-A Prediction keeps, per low-resolution pixel, the TOP_K most likely bins and their
-log-probabilities (about 100 KB): enough to re-decode at another temperature ("vividness")
-in milliseconds, without running the network again.
+A Prediction (mlcore/render.py) keeps, per low-resolution pixel, the TOP_K most likely bins
+and their log-probabilities (about 100 KB), with the model's inference settings: enough to
+re-decode at another vividness or temperature in milliseconds, without the network or torch.
+Every colour photo this package makes goes through predict() then render.render(), so the
+command line, the site and the API give the same pixels for the same photo and settings.
 """
-import io
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from .checkpoint import load_model
-from .color import gray_to_l, lab_to_rgb, rgb_to_l
-from .decode import ANNEALED_T, annealed_mean, annealed_mean_topk
+from .decode import ANNEALED_T, annealed_mean
 from .fusion import fold_batchnorm
-from .imageio import normalise_mode, split_alpha
 from .losses import AB_SCALE
-
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "weights" / "default.pt"
-TOP_K = 16
-MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 1.0
-
-
-@dataclass
-class Prediction:
-    """Low-resolution colour prediction: bins (indices + log-probs) or, for L2 models, ab."""
-    indices: np.ndarray | None = None    # (h, w, k) uint16
-    log_probs: np.ndarray | None = None  # (h, w, k) float16
-    ab: np.ndarray | None = None         # (h, w, 2) float16, L2 models only
-    centres: np.ndarray | None = None    # (Q, 2) float32
-
-    def to_bytes(self):
-        buf = io.BytesIO()
-        arrays = {k: v for k, v in self.__dict__.items() if v is not None}
-        np.savez_compressed(buf, **arrays)
-        return buf.getvalue()
-
-    @classmethod
-    def from_bytes(cls, data):
-        with np.load(io.BytesIO(data)) as z:
-            return cls(**{k: z[k] for k in z.files})
-
-    def ab_at(self, temperature):
-        if self.ab is not None:
-            return self.ab.astype(np.float32)
-        return annealed_mean_topk(self.indices.astype(np.int64), self.log_probs, self.centres, temperature)
-
-
-def check_temperature(temperature):
-    t = float(temperature)
-    if not MIN_TEMPERATURE <= t <= MAX_TEMPERATURE:
-        raise ValueError(f"temperature must be between {MIN_TEMPERATURE} and {MAX_TEMPERATURE}")
-    return t
-
-
-def lightness_of(img):
-    """Full-resolution L (float32, 0..100) and alpha (PIL band or None) of any photo."""
-    pixels, alpha = split_alpha(normalise_mode(img))
-    lightness = gray_to_l(pixels) if pixels.ndim == 2 else rgb_to_l(pixels)
-    return lightness, alpha
+from .paths import DEFAULT_MODEL_PATH, model_path  # noqa: F401  (DEFAULT_MODEL_PATH re-exported)
+from .render import (  # noqa: F401  (re-exported: the colorizer's public names)
+    MAX_TEMPERATURE,
+    MIN_TEMPERATURE,
+    TOP_K,
+    Prediction,
+    check_temperature,
+    compose,
+    lightness_of,
+    render,
+)
 
 
 class Colorizer:
@@ -84,7 +47,9 @@ class Colorizer:
         # scores shifted by log w; subtracting a share of log w moves it back towards the plain
         # posterior. 0 keeps the paper's rebalanced prediction; chosen on validation data.
         self.prior_correction = float(inference.get("prior_correction", 0.0))
-        self.log_bin_weights = torch.log(info["bin_weights"].clamp_min(1e-8)).to(device)[None, :, None, None]
+        log_bin_weights = torch.log(info["bin_weights"].clamp_min(1e-8))
+        self.log_bin_weights = log_bin_weights.to(device)[None, :, None, None]
+        self.log_bin_weights_np = log_bin_weights.numpy().astype(np.float32)
         self.is_regression = info["loss"] == "l2"
         self.version = f"{info['arch']}-{info['loss']}-{info['sha256'][:10]}"
 
@@ -92,7 +57,7 @@ class Colorizer:
     def load(cls, path=None, device="auto"):
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        model, info = load_model(path or DEFAULT_MODEL_PATH, device)
+        model, info = load_model(model_path(path), device)
         return cls(model, info, torch.device(device))
 
     @torch.no_grad()
@@ -119,34 +84,20 @@ class Colorizer:
         out = self.outputs(self.network_input(lightness))[0]
         if self.is_regression:
             ab = (out * AB_SCALE).permute(1, 2, 0).cpu().numpy().astype(np.float16)
-            return Prediction(ab=ab)
+            return Prediction(ab=ab, temperature=self.default_temperature)
+        return self.prediction_from_outputs(out)
+
+    def prediction_from_outputs(self, out):
+        """A Prediction from one photo's (Q, h, w) corrected logits."""
         log_probs = torch.log_softmax(out, 0)
         top, idx = log_probs.topk(TOP_K, dim=0)
         return Prediction(indices=idx.permute(1, 2, 0).cpu().numpy().astype(np.uint16),
                           log_probs=top.permute(1, 2, 0).cpu().numpy().astype(np.float16),
-                          centres=self.centres)
+                          centres=self.centres, log_bin_weights=self.log_bin_weights_np,
+                          temperature=self.default_temperature)
 
-    def render(self, prediction, img, temperature=None):
-        t = check_temperature(self.default_temperature if temperature is None else temperature)
-        lightness, alpha = lightness_of(img)
-        return compose(lightness, prediction.ab_at(t), alpha)
+    def render(self, prediction, img, temperature=None, vividness=None):
+        return render(prediction, img, vividness=vividness, temperature=temperature)
 
-    def colorize(self, img, temperature=None):
-        return self.render(self.predict(img), img, temperature)
-
-
-def upsample_ab(ab_small, height, width):
-    t = torch.from_numpy(np.ascontiguousarray(ab_small, dtype=np.float32)).permute(2, 0, 1)[None]
-    return F.interpolate(t, size=(height, width), mode="bilinear", align_corners=False)[0].permute(1, 2, 0).numpy()
-
-
-def compose(lightness, ab_small, alpha=None):
-    """Full-resolution L + low-resolution ab -> PIL RGB (or RGBA when alpha is given)."""
-    h, w = lightness.shape
-    lab = np.empty((h, w, 3), dtype=np.float32)
-    lab[..., 0] = lightness
-    lab[..., 1:] = upsample_ab(ab_small, h, w)
-    out = Image.fromarray(lab_to_rgb(lab), "RGB")
-    if alpha is not None:
-        out.putalpha(alpha)
-    return out
+    def colorize(self, img, temperature=None, vividness=None):
+        return self.render(self.predict(img), img, temperature, vividness)

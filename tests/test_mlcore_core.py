@@ -97,7 +97,9 @@ def test_smoothing_preserves_mass_and_spreads_it():
 
 def test_annealed_mean_at_t1_is_the_mean_and_small_t_approaches_the_mode():
     centres = torch.from_numpy(ab_bin_centres())
-    logits = torch.randn(1, len(centres), 2, 3) * 3
+    # Seeded: with unseeded logits the two best of a pixel were sometimes close enough that
+    # T = 0.01 still mixed them, and the test failed about one run in two.
+    logits = torch.randn(1, len(centres), 2, 3, generator=torch.Generator().manual_seed(0)) * 3
     probs = torch.softmax(logits, 1)
     mean = torch.einsum("nqhw,qc->nchw", probs, centres)
     assert torch.allclose(annealed_mean(logits, centres, 1.0), mean, atol=1e-4)
