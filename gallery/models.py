@@ -61,6 +61,19 @@ class GalleryQuerySet(models.QuerySet):
     def owned_by(self, user):
         return self.filter(owner=user)
 
+    def for_listing(self):
+        """With photo_count and a cover: the newest colorized photo (the newest
+        of any when none is done yet), as cover_id and cover_version for its
+        thumbnail's URL."""
+        newest = Photo.objects.filter(gallery=models.OuterRef("pk")).order_by(
+            models.Case(models.When(status=Photo.DONE, then=0), default=1), "-created", "-id"
+        )
+        return self.annotate(
+            photo_count=models.Count("photos"),
+            cover_id=models.Subquery(newest.values("pk")[:1]),
+            cover_version=models.Subquery(newest.values("render_count")[:1]),
+        )
+
 
 class Gallery(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="galleries")

@@ -17,7 +17,6 @@ from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.db.models import Count
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -125,7 +124,7 @@ def account_delete(request):
 @login_required
 def gallery_list(request):
     Gallery.default_for(request.user)
-    galleries = request.user.galleries.annotate(photo_count=Count("photos"))
+    galleries = Gallery.objects.owned_by(request.user).for_listing()
     return render(request, "gallery/gallery_list.html", {"galleries": galleries, "form": GalleryForm()})
 
 
@@ -138,7 +137,7 @@ def gallery_create(request):
         gallery.owner = request.user
         gallery.save()
         return redirect(gallery)
-    galleries = request.user.galleries.annotate(photo_count=Count("photos"))
+    galleries = Gallery.objects.owned_by(request.user).for_listing()
     return render(request, "gallery/gallery_list.html", {"galleries": galleries, "form": form}, status=400)
 
 

@@ -19,6 +19,17 @@ def test_the_list_shows_my_galleries_only(client, owner, stranger, holiday):
     assert "secrets" not in html
 
 
+def test_each_gallery_in_the_list_has_its_newest_colorized_photo_as_cover(client, owner, holiday, redis_conn):
+    done = new_photo(owner, "done.png")
+    newer_queued = new_photo(owner, "queued.png")
+    Photo.objects.filter(pk=done.pk).update(status=Photo.DONE, render_count=2)
+    client.force_login(owner)
+    html = client.get("/galleries/").content.decode()
+    assert f'src="/photos/{done.pk}/thumbnail.jpg?v=2"' in html
+    assert f"/photos/{newer_queued.pk}/thumbnail.jpg" not in html
+    assert html.count('class="cover empty-cover"') == 1  # the holiday gallery has no photo yet
+
+
 def test_create_rename_delete(client, owner, redis_conn, django_capture_on_commit_callbacks):
     client.force_login(owner)
     r = client.post("/galleries/new", {"name": "Wedding"})
