@@ -14,6 +14,12 @@ install: $(PY)
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
+	@# The real-or-fake study (/study/): 40 pairs from the prepared pool's test split, never
+	@# from photos the model trained on; none without a pool; a second start finds them there.
+	@if [ -d ../shared/datasets ] && [ -f data/pool/manifest.csv ]; then \
+		$(PY) manage.py study_add data/pool --split test --count 40 \
+		|| echo "Could not seed the real-or-fake study; the site starts without it."; \
+	fi
 	$(PY) manage.py runsite
 
 test: install

@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "gallery.api",
     "inference",
     "mlcore",
+    "study",
 ]
 
 MIDDLEWARE = [

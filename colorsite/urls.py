@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/", include(api_urls)),
     path("accounts/api-keys/", include(api_urls.key_pages)),
     path("", include("gallery.urls")),
+    path("", include("study.urls")),
     path("admin/", admin.site.urls),
     path("admin/rq/", include("django_rq.urls")),
 ]

@@ -18,6 +18,7 @@ from .checkpoint import load_model
 from .decode import ANNEALED_T, annealed_mean
 from .fusion import fold_batchnorm
 from .losses import AB_SCALE
+from .modelfile import model_version
 from .paths import DEFAULT_MODEL_PATH, model_path  # noqa: F401  (DEFAULT_MODEL_PATH re-exported)
 from .render import (  # noqa: F401  (re-exported: the colorizer's public names)
     MAX_TEMPERATURE,
@@ -51,7 +52,7 @@ class Colorizer:
         self.log_bin_weights = log_bin_weights.to(device)[None, :, None, None]
         self.log_bin_weights_np = log_bin_weights.numpy().astype(np.float32)
         self.is_regression = info["loss"] == "l2"
-        self.version = f"{info['arch']}-{info['loss']}-{info['sha256'][:10]}"
+        self.version = model_version(info["arch"], info["loss"], info["sha256"])
 
     @classmethod
     def load(cls, path=None, device="auto"):

@@ -7,12 +7,14 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("mlcore", "inference", "gallery", "colorsite")
+PACKAGES = ("mlcore", "inference", "gallery", "colorsite", "study")
 # What each floor may import of ours; a lower floor never imports a higher one.
 ALLOWED = {
     "mlcore": {"mlcore"},
     "inference": {"mlcore", "inference", "colorsite"},
     "gallery": {"mlcore", "inference", "gallery", "colorsite"},
+    # The model page and the real-or-fake study sit on top, beside the gallery.
+    "study": {"mlcore", "inference", "gallery", "colorsite", "study"},
 }
 
 

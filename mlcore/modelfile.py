@@ -1,0 +1,64 @@
+"""What a model file says about itself (architecture, loss, version, training facts, inference
+settings), read without PyTorch, and where the shipped model's measurements live.
+
+Web processes show these facts (the public model page) but must stay small: importing torch
+costs a few hundred MB per process. A checkpoint is a zip archive (torch.save) whose
+`data.pkl` holds the dict that checkpoint.save_model wrote; its tensors are references to
+other members of the archive, which we replace by None instead of loading them.
+"""
+import hashlib
+import io
+import pickle
+import zipfile
+from pathlib import Path
+
+from .paths import DEFAULT_MODEL_PATH
+
+WEIGHTS_DIR = DEFAULT_MODEL_PATH.parent
+# `manage.py evaluate --json` of the shipped model on the whole test split, and its example
+# grid (gray, ours, original), both replaced together with default.pt when it is retrained.
+DEFAULT_RESULTS_PATH = WEIGHTS_DIR / "results" / "default_test.json"
+EXAMPLES_PATH = WEIGHTS_DIR / "results" / "examples.jpg"
+
+
+def model_version(arch, loss, sha256):
+    """The version string stored with every colorization: architecture, loss, file hash."""
+    return f"{arch}-{loss}-{sha256[:10]}"
+
+
+class _NoTensors(pickle.Unpickler):
+    """Unpickles a checkpoint's dict with every tensor and storage replaced by None. Only
+    torch's rebuild functions and storage types, and OrderedDict, may be named: anything else
+    in the file is refused, so reading a foreign file cannot run its code."""
+
+    def find_class(self, module, name):
+        if module == "collections" and name == "OrderedDict":
+            return dict
+        if module == "torch" or module.startswith("torch."):
+            return _nothing
+        raise pickle.UnpicklingError(f"unexpected object {module}.{name} in a model file")
+
+    def persistent_load(self, pid):
+        return None
+
+
+def _nothing(*args, **kwargs):
+    return None
+
+
+def read_summary(path):
+    """{"arch", "loss", "size", "meta", "sha256", "version"} of a model file, without torch.
+    Raises ValueError for a file that is not a colorsite model."""
+    data = Path(path).read_bytes()
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            name = next(n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl")
+            ckpt = _NoTensors(io.BytesIO(archive.read(name))).load()
+    except (zipfile.BadZipFile, StopIteration, pickle.UnpicklingError, EOFError, ValueError) as exc:
+        raise ValueError(f"{path} is not a colorsite model file ({type(exc).__name__})") from exc
+    if not isinstance(ckpt, dict) or not {"arch", "loss"} <= set(ckpt):
+        raise ValueError(f"{path} is not a colorsite model file")
+    sha256 = hashlib.sha256(data).hexdigest()
+    return {"arch": ckpt["arch"], "loss": ckpt["loss"], "size": ckpt.get("size"),
+            "meta": ckpt.get("meta") or {}, "sha256": sha256,
+            "version": model_version(ckpt["arch"], ckpt["loss"], sha256)}

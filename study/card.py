@@ -1,0 +1,149 @@
+"""What the public model page says, read from the files that hold it at request time: the
+deployed model file (version, date, training facts, inference settings) and the stored
+`evaluate` JSON of the shipped model (Table 1 and its accuracy curves). When the model is
+retrained these files are replaced and the page follows; each is parsed again only when its
+modification time or size changes.
+"""
+
+import json
+import os
+import threading
+from datetime import datetime
+
+from django.conf import settings
+
+from mlcore.modelfile import DEFAULT_RESULTS_PATH, read_summary
+from mlcore.paths import model_path
+
+_cache = {}
+_lock = threading.Lock()
+
+# Table 1's rows, in the paper's order, as a reader would name them.
+BASELINE_LABELS = {
+    "ground_truth": "Real photos (ground truth)",
+    "gray": "Gray: no color at all",
+    "random": "Random: colors of another photo",
+}
+
+# Accuracy-against-threshold chart (inline SVG, in user units; the viewBox scales it).
+CHART_W, CHART_H = 420, 260
+PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 44, 410, 12, 220
+SERIES_COLOURS = {"ground_truth": "#222222", "gray": "#8a8a8a", "random": "#c08a00"}
+MODEL_COLOUR = "#1766c2"
+
+
+def deployed_model_path():
+    return model_path(settings.COLORIZER_MODEL_PATH)
+
+
+def _cached(path, load):
+    """load(path), parsed again only when the file's mtime or size changed; None if missing."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    stamp = (st.st_mtime_ns, st.st_size)
+    key = (str(path), load.__name__)
+    with _lock:
+        hit = _cache.get(key)
+    if hit and hit[0] == stamp:
+        return hit[1]
+    value = load(path)
+    with _lock:
+        _cache[key] = (stamp, value)
+    return value
+
+
+def _read_json(path):
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def _read_model(path):
+    try:
+        return read_summary(path)
+    except (OSError, ValueError):
+        return None
+
+
+def model_facts():
+    """The deployed model in plain facts, or None when its file cannot be read."""
+    summary = _cached(deployed_model_path(), _read_model)
+    if summary is None:
+        return None
+    meta = summary["meta"]
+    inference = meta.get("inference") or {}
+    created = meta.get("created")
+    try:
+        created = datetime.fromisoformat(created) if created else None
+    except ValueError:
+        created = None
+    return {
+        "version": summary["version"],
+        "arch": summary["arch"],
+        "loss": summary["loss"],
+        "created": created,
+        "parameters": meta.get("parameters"),
+        "train_images": meta.get("train_images"),
+        "val_images": meta.get("val_images"),
+        "train_size": summary["size"],
+        "epoch": meta.get("epoch"),
+        "inference_size": inference.get("size", summary["size"]),
+        "temperature": inference.get("temperature"),
+        "prior_correction": inference.get("prior_correction"),
+        "file_size": os.path.getsize(deployed_model_path()),
+    }
+
+
+def evaluation():
+    """Table 1 and the curves of the stored evaluation, or None when there is none.
+
+    {"n_images", "rows": [{label, is_model, auc_plain, ...}], "model_row", "charts": [...]}
+    """
+    try:
+        data = _cached(DEFAULT_RESULTS_PATH, _read_json)
+    except (OSError, ValueError):
+        return None
+    if not data or not data.get("rows"):
+        return None
+    rows = []
+    for row in data["rows"]:
+        is_model = row["method"] not in BASELINE_LABELS
+        rows.append({**row, "is_model": is_model,
+                     "label": "This model" if is_model
+                     else BASELINE_LABELS[row["method"]]})
+    model_row = next((r for r in rows if r["is_model"]), None)
+    return {
+        "n_images": data.get("n_images"),
+        "top1_mode": data.get("top1_mode"),
+        "classifier": data.get("classifier"),
+        "rows": rows,
+        "model_row": model_row,
+        "gray_row": next((r for r in rows if r["method"] == "gray"), None),
+        "truth_row": next((r for r in rows if r["method"] == "ground_truth"), None),
+        "charts": [chart(rows, "curve_plain", "auc_plain", "Every pixel counts the same"),
+                   chart(rows, "curve_rebal", "auc_rebal", "Rare colors count as much as common ones")],
+    }
+
+
+def chart(rows, curve_key, auc_key, title):
+    """Geometry of one accuracy-against-threshold panel for the template's inline SVG."""
+    width, height = PLOT_RIGHT - PLOT_LEFT, PLOT_BOTTOM - PLOT_TOP
+    series = []
+    for row in rows:
+        curve = row.get(curve_key) or []
+        if len(curve) < 2:
+            continue
+        last = len(curve) - 1
+        points = " ".join(f"{PLOT_LEFT + width * t / last:.1f},{PLOT_BOTTOM - height * max(0.0, min(1.0, v)):.1f}"
+                          for t, v in enumerate(curve))
+        series.append({"label": row["label"], "points": points, "auc": row.get(auc_key), "is_model": row["is_model"],
+                       "color": MODEL_COLOUR if row["is_model"] else SERIES_COLOURS.get(row["method"], "#555555")})
+    max_threshold = max((len(row.get(curve_key) or []) - 1 for row in rows), default=0)
+    x_ticks = [{"x": PLOT_LEFT + width * t / max_threshold, "label": t}
+               for t in range(0, max_threshold + 1, 25)] if max_threshold > 0 else []
+    y_ticks = [{"y": PLOT_BOTTOM - height * a / 100, "label": f"{a}%"} for a in range(0, 101, 25)]
+    return {"title": title, "series": series, "x_ticks": x_ticks, "y_ticks": y_ticks,
+            "width": CHART_W, "height": CHART_H, "left": PLOT_LEFT, "right": PLOT_RIGHT,
+            "top": PLOT_TOP, "bottom": PLOT_BOTTOM, "plot_w": width, "plot_h": height, "label_y": PLOT_BOTTOM + 34,
+            "centre_x": (PLOT_LEFT + PLOT_RIGHT) / 2, "tick_label_y": PLOT_BOTTOM + 16}

@@ -1,0 +1,102 @@
+"""The real-or-fake study (the paper's 2AFC test, Zhang et al. 2016, Sec. 3.1): pairs of a real
+color photo and the model's colorization of its lightness, and the answers people give."""
+
+import secrets
+
+from django.core.files.base import ContentFile
+from django.db import models, transaction
+from django.db.models import Count, Q
+
+from study.stats import wilson_interval
+
+
+def _random_name(instance, filename):
+    # Both images of a pair get names that say nothing (not "real"/"fake", not their order),
+    # so that even a path that escapes somewhere (a log, a proxy header) gives no answer away.
+    return f"study/{secrets.token_hex(16)}.jpg"
+
+
+class Pair(models.Model):
+    model_version = models.CharField(max_length=100, db_index=True)
+    source = models.CharField(max_length=500, help_text="the photo it was made from, for the record")
+    source_sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    real = models.FileField(upload_to=_random_name, max_length=200)
+    fake = models.FileField(upload_to=_random_name, max_length=200)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # The same photo is studied once per model version: study_add can run again.
+            models.UniqueConstraint(fields=["source_sha256", "model_version"], name="study_pair_once_per_model"),
+        ]
+
+    def __str__(self):
+        return f"pair {self.pk} ({self.model_version}, {self.source})"
+
+    @classmethod
+    def store(cls, *, real_jpeg, fake_jpeg, size, model_version, source, source_sha256):
+        pair = cls(model_version=model_version, source=source[-500:], source_sha256=source_sha256,
+                   width=size[0], height=size[1])
+        pair.real.save("real.jpg", ContentFile(real_jpeg), save=False)
+        pair.fake.save("fake.jpg", ContentFile(fake_jpeg), save=False)
+        try:
+            pair.save()
+        except BaseException:
+            pair.delete_files()
+            raise
+        return pair
+
+    def image(self, is_real):
+        field = self.real if is_real else self.fake
+        with field.open("rb") as fh:
+            return fh.read()
+
+    def delete_files(self):
+        for field in (self.real, self.fake):
+            if field.name:
+                field.storage.delete(field.name)
+
+
+def _delete_pair_files(sender, instance, **kwargs):
+    # After the commit, so that a rolled-back delete keeps its files.
+    transaction.on_commit(instance.delete_files)
+
+
+models.signals.post_delete.connect(_delete_pair_files, sender=Pair)
+
+
+class Answer(models.Model):
+    """One person's first answer about one pair. `participant` is a random id kept in their
+    session (it survives logging in, unlike the session key), so a pair counts once per session."""
+
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="answers")
+    participant = models.CharField(max_length=32)
+    real_slot = models.PositiveSmallIntegerField(help_text="where the real photo was shown: 0 first, 1 second")
+    choice = models.PositiveSmallIntegerField(help_text="the image picked as the real one")
+    correct = models.BooleanField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "pair"], name="study_one_answer_per_pair_and_session"),
+        ]
+
+
+def results(first_version=None):
+    """[{"model", "answers", "fooled", "fooling_rate", "ci95"}] for every model version that has
+    pairs; `first_version` (the deployed model's) first, then the most recent ones."""
+    per_version = (Pair.objects.values("model_version")
+                   .annotate(n=Count("answers"), k=Count("answers", filter=Q(answers__correct=False)),
+                             latest=models.Max("created"))
+                   .order_by("-latest"))
+    out = []
+    for row in per_version:
+        n, k = row["n"], row["k"]
+        interval = wilson_interval(k, n)
+        out.append({"model": row["model_version"], "answers": n, "fooled": k,
+                    "fooling_rate": k / n if n else None,
+                    "ci95": list(interval) if interval else None})
+    out.sort(key=lambda r: r["model"] != first_version)  # stable: the rest keep their order
+    return out

@@ -1,0 +1,119 @@
+"""The public model page: the card, Table 1 and curves from the stored evaluation JSON, the
+example grid, and the live study result, all read from the files at request time."""
+
+import copy
+import json
+import os
+import re
+
+import pytest
+
+from mlcore.modelfile import DEFAULT_RESULTS_PATH, read_summary
+from mlcore.paths import DEFAULT_MODEL_PATH
+from study import card
+from study.models import Answer, Pair
+from tests.test_study_views import make_pair
+
+SHIPPED = json.loads(DEFAULT_RESULTS_PATH.read_text())
+
+
+@pytest.fixture
+def results_file(tmp_path, monkeypatch):
+    """A copy of the shipped evaluation JSON that a test may rewrite."""
+    path = tmp_path / "default_test.json"
+    path.write_text(json.dumps(SHIPPED))
+    monkeypatch.setattr(card, "DEFAULT_RESULTS_PATH", path)
+    return path
+
+
+def html_of(client):
+    r = client.get("/model/")
+    assert r.status_code == 200
+    return r.content.decode()
+
+
+def test_anyone_can_read_the_model_page_with_its_card_and_table_1(client, db):
+    html = html_of(client)
+    model_row = next(r for r in SHIPPED["rows"] if "model" in r)
+    shipped = read_summary(DEFAULT_MODEL_PATH)
+    assert shipped["version"] in html
+    for row in SHIPPED["rows"]:
+        assert f"{row['auc_plain']:.1f}" in html and f"{row['auc_rebal']:.1f}" in html
+        assert f"{row['colorfulness']:.1f}" in html
+    assert f"{model_row['top1']:.1f}" in html and f"{model_row['psnr']:.2f}" in html
+    for label in ("Real photos (ground truth)", "Gray: no color at all", "Random: colors of another photo"):
+        assert label in html
+    assert f"{SHIPPED['n_images']:,}" in html
+    inference = shipped["meta"]["inference"]
+    assert f"{inference['size']}×{inference['size']}" in html
+    assert "Known weaknesses" in html
+
+
+def test_the_curves_are_inline_svg_drawn_from_the_json(client, db):
+    html = html_of(client)
+    lines = re.findall(r'<polyline points="([^"]+)"', html)
+    assert len(lines) == 2 * len(SHIPPED["rows"])  # plain and rebalanced, one line per row
+    for points in lines:
+        assert len(points.split()) == len(SHIPPED["rows"][0]["curve_plain"])
+    # The ground truth is right at every threshold: its line runs along the top of the plot.
+    ys = {float(p.split(",")[1]) for p in lines[0].split()}
+    assert ys == {float(card.PLOT_TOP)}
+
+
+def test_the_page_follows_a_replaced_results_file(client, db, results_file):
+    assert "90.6" in html_of(client)
+    changed = copy.deepcopy(SHIPPED)
+    next(r for r in changed["rows"] if "model" in r)["auc_plain"] = 93.21
+    results_file.write_text(json.dumps(changed))
+    stat = results_file.stat()
+    os.utime(results_file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    html = html_of(client)
+    assert "93.2" in html and "90.6" not in html
+
+
+def test_without_a_stored_evaluation_the_page_says_so(client, db, results_file):
+    results_file.unlink()
+    html = html_of(client)
+    assert "No measurement of this model is stored yet" in html
+
+
+def test_the_page_says_when_the_site_runs_another_model_than_the_one_measured(client, db, tiny_model):
+    html = html_of(client)
+    assert read_summary(tiny_model)["version"] in html
+    assert "which has no stored measurement" in html
+
+
+def test_the_example_grid_is_served_through_a_view(client, db):
+    html = html_of(client)
+    assert 'src="/model/examples.jpg"' in html
+    r = client.get("/model/examples.jpg")
+    assert r.status_code == 200 and r["Content-Type"] == "image/jpeg"
+    assert b"".join(r.streaming_content)[:2] == b"\xff\xd8"
+
+
+def test_the_live_study_result_of_the_deployed_model_is_shown_beside_the_papers(client, db, tiny_model):
+    deployed = read_summary(tiny_model)["version"]
+    html = html_of(client)
+    assert "No answers yet for this model" in html and "32%" in html
+    pair = make_pair(deployed, 1)
+    other = make_pair("another-model", 2)
+    for i in range(10):
+        Answer.objects.create(pair=pair, participant=f"p{i}", real_slot=0, choice=1 if i < 3 else 0, correct=i >= 3)
+    Answer.objects.create(pair=other, participant="q", real_slot=0, choice=1, correct=False)
+    html = html_of(client)
+    assert "3 of 10 answers; 95% interval 11% to 60%" in html
+    assert re.search(r'data-field="rate">30%<', html)
+    assert Pair.objects.count() == 2
+
+
+def test_the_model_page_has_no_inline_script_or_style(client, db):
+    html = html_of(client)
+    assert re.findall(r"<script(?![^>]*\bsrc=)", html) == []
+    assert " style=" not in html and "onclick" not in html
+
+
+def test_the_footer_and_the_home_page_link_to_the_model_page_and_the_study(client, db):
+    home = client.get("/").content.decode()
+    assert 'href="/model/"' in home and 'href="/study/"' in home
+    footer = html_of(client).split('class="footer"')[1]
+    assert 'href="/model/"' in footer

@@ -1,0 +1,165 @@
+"""`manage.py study_add`: real photos and their colorizations stored as study pairs, once per
+model version; and the torch-free reading of a model file that it and the model page use."""
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+from PIL import Image
+
+from mlcore.modelfile import read_summary
+from study.models import Pair
+from study.pairs import JPEG_QUALITY, STUDY_SIZE
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def color_photo(path, size=(80, 60), seed=0):
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    Image.fromarray(small).resize(size, Image.Resampling.BICUBIC).save(path)
+    return path
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    for i in range(4):
+        color_photo(folder / f"{i}.jpg", seed=i)
+    color_photo(folder / "sub" / "big.png", size=(640, 320), seed=9)
+    Image.new("L", (50, 50), 90).save(folder / "gray.png")
+    Image.new("RGB", (50, 50), (90, 90, 90)).save(folder / "sub" / "gray-rgb.jpg")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    (folder / "notes.txt").write_text("not a photo")
+    return folder
+
+
+def run(*args):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("study_add", *[str(a) for a in args], stdout=out, stderr=err)
+    return out.getvalue()
+
+
+def test_it_stores_each_color_photo_with_its_colorization_at_the_same_size(photos, tiny_model, db):
+    from mlcore.colorizer import Colorizer
+
+    output = run(photos)
+    assert "5 pair(s) added" in output and "2 grayscale" in output and "1 unreadable" in output
+    version = Colorizer.load(tiny_model, device="cpu").version
+    assert set(Pair.objects.values_list("model_version", flat=True)) == {version}
+    for pair in Pair.objects.all():
+        real, fake = (Image.open(io.BytesIO(pair.image(is_real))) for is_real in (True, False))
+        assert real.format == fake.format == "JPEG"
+        assert real.size == fake.size == (pair.width, pair.height)
+        assert not real.info.get("exif") and not real.info.get("icc_profile")
+        assert "real" not in pair.real.name and "fake" not in pair.fake.name
+    big = Pair.objects.get(source__endswith="big.png")
+    assert (big.width, big.height) == (STUDY_SIZE, STUDY_SIZE // 2)  # shrunk, shape kept
+
+
+def test_both_images_are_encoded_the_same_way(photos, tiny_model, db):
+    from study.pairs import encode, real_photo
+
+    run(photos / "0.jpg")
+    pair = Pair.objects.get()
+    real = real_photo(photos / "0.jpg")
+    assert pair.image(True) == encode(real)  # the stored real photo is exactly this encoding
+    # Same quantisation tables (quality) and chroma subsampling for both.
+    a, b = (Image.open(io.BytesIO(pair.image(is_real))) for is_real in (True, False))
+    assert a.quantization == b.quantization
+    assert a.layer == b.layer
+    assert JPEG_QUALITY < 100
+
+
+def test_running_it_again_adds_nothing_and_does_not_load_the_model(photos, tiny_model, db, monkeypatch):
+    run(photos, "--count", 3)
+    assert Pair.objects.count() == 3
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded although every photo is there")
+
+    monkeypatch.setattr("mlcore.colorizer.Colorizer.load", no_model)
+    output = run(photos, "--count", 3)
+    assert "0 pair(s) added" in output and "3 already there" in output
+    assert Pair.objects.count() == 3
+
+
+def test_another_model_gets_pairs_of_its_own(photos, tiny_model, db, tmp_path):
+    from mlcore.testing import make_tiny_model
+
+    run(photos / "0.jpg")
+    other = make_tiny_model(tmp_path / "other.pt", seed=1)
+    run(photos / "0.jpg", "--model", other)
+    assert Pair.objects.count() == 2
+    assert len(set(Pair.objects.values_list("model_version", flat=True))) == 2
+
+
+def test_split_takes_only_that_split_of_a_prepared_pool(tmp_path, tiny_model, db):
+    pool = tmp_path / "pool"
+    rows = []
+    for i, split in enumerate(["train", "val", "test", "test", "train", "test"]):
+        (pool / split).mkdir(parents=True, exist_ok=True)
+        color_photo(pool / split / f"{i}.jpg", seed=i)
+        rows.append({"path": f"{split}/{i}.jpg", "source": "s", "class": "c", "split": split})
+    with open(pool / "manifest.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, ["path", "source", "class", "split"])
+        writer.writeheader()
+        writer.writerows(rows)
+    run(pool, "--split", "test", "--count", 2)
+    sources = sorted(Path(s).name for s in Pair.objects.values_list("source", flat=True))
+    assert len(sources) == 2 and set(sources) <= {"2.jpg", "3.jpg", "5.jpg"}
+    run(pool, "--split", "test", "--count", 40)
+    assert Pair.objects.count() == 3
+
+
+@pytest.mark.parametrize("args, message", [
+    (["/no/such/folder"], "no such file or folder"),
+    (["PHOTOS", "--count", "0"], "--count"),
+    (["PHOTOS", "--count", "many"], "--count"),
+    (["PHOTOS", "--split", "test"], "manifest.csv"),
+    (["PHOTOS", "--model", "PHOTOS/0.jpg"], "not a colorsite model"),
+    (["PHOTOS/gray.png"], "gray or unreadable"),
+    (["PHOTOS/notes.txt"], "gray or unreadable"),
+])
+def test_bad_input_gets_a_clear_error(photos, tiny_model, db, args, message):
+    with pytest.raises(CommandError, match=message):
+        run(*[a.replace("PHOTOS", str(photos)) for a in args])
+    assert Pair.objects.count() == 0
+
+
+def test_the_model_file_is_read_without_torch_and_agrees_with_the_colorizer(tiny_model):
+    from mlcore.checkpoint import read_checkpoint
+    from mlcore.colorizer import Colorizer
+
+    summary = read_summary(tiny_model)
+    assert summary["version"] == Colorizer.load(tiny_model, device="cpu").version
+    assert summary["meta"] == read_checkpoint(tiny_model)["meta"]
+    code = ("import sys, django; django.setup(); import study.views, study.card; "
+            "from mlcore.modelfile import read_summary; read_summary(sys.argv[1]); "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    env = {"DJANGO_SETTINGS_MODULE": "tests.settings", "PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, "-c", code, tiny_model], cwd=REPO, env=env, check=True, timeout=120)
+
+
+def test_a_file_that_is_not_a_model_is_refused_without_running_it(tmp_path):
+    import pickle
+    import zipfile
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    path = tmp_path / "evil.pt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps({"arch": "x", "loss": Evil()}))
+    with pytest.raises(ValueError, match="not a colorsite model"):
+        read_summary(path)
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="not a colorsite model"):
+        read_summary(tmp_path / "junk.pt")
