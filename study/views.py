@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from gallery.throttles import AnonThrottle
 from mlcore.modelfile import EXAMPLES_PATH
 from study import card
-from study.models import results
+from study.models import Pair, results
 from study.stats import PAPER_FOOLING_RATE
 from study.trials import CHOICES, Participant
 
@@ -41,9 +41,10 @@ def throttled(view):
     return wrapper
 
 
-# The live result's bar runs from 0 to chance (50%), in SVG user units (_live.html; study.js
-# draws the same from /study/results.json).
-BAR_LEFT, BAR_WIDTH, BAR_MAX = 10, 300, 0.5
+# The live result's bar runs from 0 to 100%, chance (50%) in the middle: with few answers a
+# rate or an interval can pass 50%. In SVG user units (_live.html; study.js draws the same
+# from /study/results.json).
+BAR_LEFT, BAR_WIDTH, BAR_MAX = 10, 300, 1.0
 
 
 def bar_x(rate):
@@ -57,6 +58,7 @@ def live_summary():
     mine = next((r for r in results(version) if r["model"] == version), None)
     live = mine or {"model": version, "answers": 0, "fooled": 0, "fooling_rate": None, "ci95": None}
     shown = {"paper_percent": round(PAPER_FOOLING_RATE * 100), "paper_x": bar_x(PAPER_FOOLING_RATE),
+             "chance_x": bar_x(0.5),
              "rate_text": "–", "detail": "No answers yet for this model: be the first.",
              "rate_x": BAR_LEFT, "rate_hidden": True, "ci_x": BAR_LEFT, "ci_w": 0}
     if live["answers"]:
@@ -93,7 +95,7 @@ def model_examples(request):
 @require_GET
 def study_page(request):
     return render(request, "study/study.html", {
-        "live": live_summary(), "display_ms": DISPLAY_MS, "round": ROUND,
+        "live": live_summary(), "has_pairs": Pair.objects.exists(), "display_ms": DISPLAY_MS, "round": ROUND,
     })
 
 

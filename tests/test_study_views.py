@@ -245,7 +245,13 @@ def test_anonymous_study_requests_are_throttled_like_the_api(client, pairs, sett
     assert client.get("/study/next.json").status_code == 200
 
 
-def test_the_study_page_explains_the_timing_and_carries_no_inline_script(client, db):
+def test_without_pairs_the_study_page_says_so(client, db):
+    html = client.get("/study/").content.decode()
+    assert "There are no photos to show yet" in html and 'id="trial"' not in html
+    assert client.get("/study/next.json").json() == {"pair": None, "images": []}
+
+
+def test_the_study_page_explains_the_timing_and_carries_no_inline_script(client, pairs):
     r = client.get("/study/")
     assert r.status_code == 200
     html = r.content.decode()

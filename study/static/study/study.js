@@ -5,7 +5,7 @@
 (function () {
   "use strict";
 
-  var BAR_LEFT = 10, BAR_WIDTH = 300, BAR_MAX = 0.5; // as views.bar_x
+  var BAR_LEFT = 10, BAR_WIDTH = 300, BAR_MAX = 1; // as views.bar_x
   var LIVE_REFRESH_MS = 20000;
 
   function pct(x) { return Math.round(x * 100) + "%"; }
