@@ -13,6 +13,15 @@ from gallery.models import Gallery
 # Pillow's format names for what we accept, and a file extension for each
 # (the original is stored under a name of ours, with this extension).
 ALLOWED_FORMATS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif"}
+# Any shape is harmless up to this long side; above it, the longer side may be at most
+# UPLOAD_MAX_ASPECT_RATIO times the shorter. Pillow keeps about 17 bytes of bookkeeping per row,
+# so a 1 x 40,000,000 PNG (78 KB, within the pixel limit) took 700 MB to open, whatever the
+# colorizer does; no photo or panorama has that shape.
+ANY_SHAPE_MAX_SIDE = 4096
+# A JPEG needs at least about 2 bits per 8x8 block even for a flat gray frame (256 pixels a byte
+# measured at 6000x6000); a file with 16 times fewer bytes than that cannot hold the picture its
+# header claims. libjpeg would "decode" it all the same, padding it with gray.
+JPEG_MAX_PIXELS_PER_BYTE = 4096
 ACCEPT = "image/jpeg,image/png,image/webp,image/bmp,image/tiff,.jpg,.jpeg,.png,.webp,.bmp,.tif,.tiff"
 
 
@@ -96,6 +105,17 @@ def check_image(upload):
                     raise forms.ValidationError(
                         f"{name} is {width}×{height} pixels ({width * height / 1e6:.1f} megapixels); "
                         f"the limit is {settings.UPLOAD_MAX_PIXELS / 1e6:.0f} megapixels."
+                    )
+                long_side, short_side = max(width, height), min(width, height)
+                if long_side > ANY_SHAPE_MAX_SIDE and long_side > settings.UPLOAD_MAX_ASPECT_RATIO * short_side:
+                    raise forms.ValidationError(
+                        f"{name} is {width}×{height} pixels: one side is more than "
+                        f"{settings.UPLOAD_MAX_ASPECT_RATIO} times the other, which is not a photo we can colorize."
+                    )
+                if image_format in ("JPEG", "MPO") and len(data) * JPEG_MAX_PIXELS_PER_BYTE < width * height:
+                    raise forms.ValidationError(
+                        f"{name} claims to be {width}×{height} pixels but holds only {len(data)} bytes: "
+                        "it is damaged or incomplete."
                     )
                 img.load()  # decode it all: truncated and corrupt files fail here
     except Image.DecompressionBombError:

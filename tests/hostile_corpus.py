@@ -71,6 +71,15 @@ def declared_png(width, height, rows=16):
     return png_header(width, height) + png_chunk(b"IDAT", raw) + png_chunk(b"IEND", b"")
 
 
+def lying_jpeg(width=6000, height=6000):
+    """A real 8x8 JPEG whose frame header claims width x height: a few hundred bytes that
+    libjpeg would pad with gray into 36 megapixels."""
+    data = bytearray(encode(Image.new("L", (8, 8), 100), "JPEG"))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
 def bad_crc_png():
     data = encode(gradient(), "PNG")
     # The IHDR chunk's CRC sits at bytes 29..32.
@@ -153,6 +162,9 @@ def corpus():
         Sample("decompression-bomb", "bomb.png", declared_png(*BOMB_SIZE), "image/png",
                reason="far larger than any photo"),
         Sample("over-pixel-limit", "huge.png", declared_png(*OVER_LIMIT_SIZE), "image/png", reason="megapixels"),
+        Sample("tall-thin-40-megapixels", "tall.png", declared_png(1, 40_000_000), "image/png",
+               reason="more than 20 times the other"),
+        Sample("jpeg-claiming-6000x6000", "liar.jpg", lying_jpeg(), "image/jpeg", reason="holds only"),
         Sample("one-pixel", "dot.png", encode(gradient((1, 1)), "PNG"), "image/png", size=(1, 1)),
         Sample("one-by-n", "line.png", encode(gradient((1, 300)), "PNG"), "image/png", size=(1, 300)),
         Sample("extreme-aspect", "panorama.png", encode(gradient((3000, 2)), "PNG"), "image/png", size=(3000, 2)),
