@@ -136,7 +136,8 @@ def readable_error(e):
         return str(e)
     if isinstance(e, JobTimeoutException):
         return f"Colorizing took longer than the limit of {settings.COLORIZE_JOB_TIMEOUT} seconds."
-    if isinstance(e, MemoryError):
+    # torch says "DefaultCPUAllocator: can't allocate memory" in a RuntimeError.
+    if isinstance(e, MemoryError) or "can't allocate memory" in str(e):
         return "The photo is too large to colorize on this server."
     if isinstance(e, (UnidentifiedImageError, SyntaxError)) or (isinstance(e, OSError) and "image" in str(e)):
         return f"The photo could not be read: {e}"

@@ -14,6 +14,8 @@ sweeping at once do no harm.
 
 import logging
 import os
+import resource
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import connections
@@ -50,6 +52,41 @@ def lower_cpu_priority(niceness):
     logger.info("Worker CPU priority lowered to niceness %d", niceness)
 
 
+def data_size():
+    """Bytes of this process's data (heap and private writable mappings): what RLIMIT_DATA counts."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmData:"):
+                return int(line.split()[1]) * 1024
+    raise OSError("no VmData in /proc/self/status")
+
+
+@contextmanager
+def memory_ceiling(megabytes):
+    """While the block runs, this process may grow by `megabytes` at most (RLIMIT_DATA, on top
+    of what it holds now: the model, torch). Past it an allocation fails, the job gets a
+    MemoryError and fails with a reason, and the worker lives on; the limit is lifted after.
+    RQ's forking work-horse would take the limit with it, but this worker does not fork (see
+    above), so the limit is set and restored around each job instead."""
+    if not megabytes:
+        yield
+        return
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        ceiling = data_size() + megabytes * 2**20
+        if hard != resource.RLIM_INFINITY:
+            ceiling = min(ceiling, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (ceiling, hard))
+    except (OSError, ValueError, AttributeError) as e:  # not Linux
+        logger.warning("No memory ceiling for this job: %s", e)
+        yield
+        return
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+
+
 class ColorizeWorker(SimpleWorker):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("maintenance_interval", settings.SWEEP_INTERVAL)
@@ -76,7 +113,8 @@ class ColorizeWorker(SimpleWorker):
 
     def execute_job(self, job, queue):
         refresh_db_connections()
-        return super().execute_job(job, queue)
+        with memory_ceiling(settings.COLORIZE_JOB_MEMORY_MB):
+            return super().execute_job(job, queue)
 
     @property
     def dequeue_timeout(self):

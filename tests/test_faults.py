@@ -372,6 +372,66 @@ def test_a_model_file_gone_after_start_fails_jobs_with_that_reason(owner, settin
     assert photo.error.startswith("The colorization model is missing on the server")
 
 
+def test_a_job_over_its_memory_ceiling_fails_with_a_reason_and_the_worker_carries_on(processes, owner):
+    from gallery.forms import check_image
+    from gallery.photos import create_photo
+
+    gallery = Gallery.default_for(owner)
+    # 9 Mpx: its 36 MB result and one tile's float intermediates are over a 40 MB ceiling.
+    big = create_photo(gallery, check_image(upload_file("big.png", size=(3000, 3000))))
+    small = create_photo(gallery, check_image(upload_file("small.png", size=(64, 48))))
+    worker = processes.start([sys.executable, "manage.py", "rqworker", "colorize", "--burst"], "worker",
+                             COLORIZE_JOB_MEMORY_MB="40")
+    assert worker.wait(timeout=START_DEADLINE) == 0, processes.logs[0].read_text()[-3000:]
+    big.refresh_from_db()
+    small.refresh_from_db()
+    assert (big.status, big.error) == (Photo.FAILED, "The photo is too large to colorize on this server.")
+    assert default_storage.exists(big.original.name) and not big.result
+    assert small.status == Photo.DONE, small.error
+
+
+# -- many uploads at once -------------------------------------------------------------
+
+
+def test_thirty_simultaneous_api_uploads_are_all_stored_or_refused_cleanly(processes, owner):
+    # As runsite serves: 2 gunicorn processes x 4 threads, all writing to one database (the
+    # embedded SQLite file in the first CI pass), while the clients send at the same instant.
+    import threading
+
+    from tests.api_support import client_for
+
+    key = client_for(owner).key
+    port = free_port()
+    processes.start([sys.executable, "-m", "gunicorn", "colorsite.wsgi", "--bind", f"127.0.0.1:{port}",
+                     "--workers", "2", "--threads", "4", "--timeout", "60"], "web")
+    url = f"http://127.0.0.1:{port}/api/v1/photos/"
+    wait_until(lambda: _answers(f"http://127.0.0.1:{port}/"), START_DEADLINE, "gunicorn to start", processes.logs)
+    data, start, answers = image_bytes(size=(80, 60)), threading.Barrier(30), []
+
+    def send(n):
+        start.wait()
+        r = requests.post(url, headers={"Authorization": f"Token {key}"},
+                          files={"image": (f"p{n}.png", data, "image/png")}, timeout=120)
+        answers.append((r.status_code, r.headers.get("Retry-After")))
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    codes = sorted(code for code, _ in answers)
+    assert len(codes) == 30 and all(code in (202, 503) for code in codes), codes
+    assert all(retry for code, retry in answers if code == 503)
+    assert Photo.objects.filter(owner=owner).count() == codes.count(202)
+
+
+def _answers(url):
+    try:
+        return requests.get(url, timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 # -- a full disk or an unwritable media folder ------------------------------------------
 
 
