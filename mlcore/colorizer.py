@@ -26,10 +26,17 @@ from .render import (  # noqa: F401  (re-exported: the colorizer's public names)
     TOP_K,
     Prediction,
     check_temperature,
+    colour_base,
     compose,
+    lightness,
     lightness_of,
     render,
 )
+
+# The network's input is box-reduced (integer factors, on 8-bit pixels) to no less than this
+# many times its size before L is computed and resized bilinearly; smaller photos are not
+# reduced, so their input is exactly the bilinear resize of their L, as in mlcore.evaluate.
+REDUCE_GAP = 2
 
 
 class Colorizer:
@@ -76,13 +83,21 @@ class Colorizer:
         t = self.default_temperature if temperature is None else temperature
         return annealed_mean(outputs, self.centres_t, t)
 
-    def network_input(self, lightness):
-        small = Image.fromarray(lightness).resize((self.size, self.size), Image.Resampling.BILINEAR)
+    def network_input(self, img):
+        """(1, 1, S, S) float L for the network, from a photo of any size and shape. A side
+        more than REDUCE_GAP times the network's size is first box-reduced by an integer
+        factor on the 8-bit pixels (Image.reduce: memory in proportion to its output), so no
+        float copy of a large photo is ever made."""
+        base, _ = colour_base(img)
+        target = self.size * REDUCE_GAP
+        factors = (max(1, base.width // target), max(1, base.height // target))
+        if factors != (1, 1):
+            base = base.reduce(factors)
+        small = Image.fromarray(lightness(np.asarray(base))).resize((self.size, self.size), Image.Resampling.BILINEAR)
         return torch.from_numpy(np.array(small, dtype=np.float32))[None, None]
 
     def predict(self, img):
-        lightness, _ = lightness_of(img)
-        out = self.outputs(self.network_input(lightness))[0]
+        out = self.outputs(self.network_input(img))[0]
         if self.is_regression:
             ab = (out * AB_SCALE).permute(1, 2, 0).cpu().numpy().astype(np.float16)
             return Prediction(ab=ab, temperature=self.default_temperature)

@@ -15,6 +15,12 @@ vividness 50 at the model's temperature is exactly the model's default decoding.
 Measured on the shipped model (tests/test_mlcore_vividness.py), mean chroma rises
 monotonically with it on every test photo, by 2-3x from 0 to 100; lowering the temperature
 instead brings this model towards its gray mode (about 10% less chroma from T = 1 to 0.1).
+
+Memory is bounded by design, whatever the photo's shape: the only full-size arrays are the
+photo's own 8-bit pixels and the 8-bit result. Rendering works in tiles of at most TILE_PIXELS
+pixels, so float Lab and its intermediates (about 50 bytes a pixel) exist for one tile at a
+time. Before, a 40 Mpx colour photo took a worker 2.9 GB over its loaded model (384 MB now),
+and a 1 x 40,000,000 PNG ran it out of memory.
 """
 import io
 from dataclasses import dataclass
@@ -35,6 +41,9 @@ DEFAULT_VIVIDNESS = 50
 # default's chroma) and 100 keeps a quarter more of the rebalancing than training did
 # (about 1.6x the default's chroma), still natural on the test photos.
 VIVIDNESS_CORRECTION_SPAN = 0.625
+# Pixels rendered at once: about 50 MB of float intermediates, and few enough tiles for a
+# 40 Mpx photo (40) that the loop costs nothing measurable.
+TILE_PIXELS = 1 << 20
 
 
 def check_temperature(temperature):
@@ -117,30 +126,72 @@ class Prediction:
 
 
 def lightness_of(img):
-    """Full-resolution L (float32, 0..100) and alpha (PIL band or None) of any photo."""
+    """Full-resolution L (float32, 0..100) and alpha (PIL band or None) of a small photo. Four
+    bytes a pixel and more in intermediates: rendering never calls it on a whole photo."""
     pixels, alpha = split_alpha(normalise_mode(img))
-    lightness = gray_to_l(pixels) if pixels.ndim == 2 else rgb_to_l(pixels)
-    return lightness, alpha
+    return lightness(pixels), alpha
 
 
-def upsample_ab(ab_small, height, width):
-    """Bilinear upsampling of (h, w, 2) ab to (height, width, 2), pixel centres aligned
-    (as torch's align_corners=False), one channel at a time through Pillow's float images."""
-    ab_small = np.ascontiguousarray(ab_small, dtype=np.float32)
-    out = np.empty((height, width, 2), dtype=np.float32)
-    for c in range(2):
-        channel = Image.fromarray(np.ascontiguousarray(ab_small[..., c]), "F")
-        out[..., c] = np.asarray(channel.resize((width, height), Image.Resampling.BILINEAR))
-    return out
+def lightness(pixels):
+    """L (float32, 0..100) of 8-bit gray (h, w) or RGB (h, w, 3) pixels."""
+    return gray_to_l(pixels) if pixels.ndim == 2 else rgb_to_l(pixels)
 
 
-def compose(lightness, ab_small, alpha=None):
-    """Full-resolution L + low-resolution ab -> PIL RGB (or RGBA when alpha is given)."""
-    h, w = lightness.shape
-    lab = np.empty((h, w, 3), dtype=np.float32)
-    lab[..., 0] = lightness
-    lab[..., 1:] = upsample_ab(ab_small, h, w)
-    out = Image.fromarray(lab_to_rgb(lab), "RGB")
+def colour_base(img):
+    """The photo's pixels as an L or RGB PIL image (itself, not a copy, when it is one
+    already) and its alpha band or None."""
+    img = normalise_mode(img)
+    if img.mode not in ("LA", "RGBA"):
+        return img, None
+    return img.convert(img.mode[:-1]), img.getchannel("A")
+
+
+def _tiles(width, height):
+    """(left, top, right, bottom) boxes of at most TILE_PIXELS pixels covering the photo, band
+    of rows by band of rows (a band is cut across when a single row is longer than that)."""
+    cols = min(width, TILE_PIXELS)
+    rows = max(1, TILE_PIXELS // cols)
+    for top in range(0, height, rows):
+        for left in range(0, width, cols):
+            yield left, top, min(left + cols, width), min(top + rows, height)
+
+
+def _source_index(start, stop, out_size, in_size):
+    """Bilinear sampling of in_size samples at out_size points, for outputs start..stop-1:
+    (lower index, upper index, weight of the upper), pixel centres aligned as torch's
+    interpolate with align_corners=False computes them, so that a tile equals the same part of
+    the whole image resized at once."""
+    src = (np.arange(start, stop, dtype=np.float64) + 0.5) * (in_size / out_size) - 0.5
+    src = np.maximum(src, 0.0)
+    lower = np.minimum(src.astype(np.int64), in_size - 1)
+    upper = np.minimum(lower + 1, in_size - 1)
+    return lower, upper, (src - lower).astype(np.float32)
+
+
+def upsample_ab(ab_small, height, width, box=None):
+    """(h, w, 2) ab resized bilinearly to (height, width, 2), or only the part of that inside
+    box=(left, top, right, bottom)."""
+    left, top, right, bottom = box or (0, 0, width, height)
+    ab_small = np.asarray(ab_small, dtype=np.float32)
+    y0, y1, wy = _source_index(top, bottom, height, ab_small.shape[0])
+    x0, x1, wx = _source_index(left, right, width, ab_small.shape[1])
+    wy, wx = wy[:, None, None], wx[None, :, None]
+    rows = ab_small[y0] * (1 - wy) + ab_small[y1] * wy
+    return rows[:, x0] * (1 - wx) + rows[:, x1] * wx
+
+
+def compose(img, ab_small):
+    """The photo's own full-resolution L + low-resolution ab -> PIL RGB (RGBA when the photo
+    has alpha), tile by tile: only the photo and the result are ever full size."""
+    base, alpha = colour_base(img)
+    width, height = base.size
+    out = Image.new("RGB", base.size)
+    for box in _tiles(width, height):
+        left, top, right, bottom = box
+        lab = np.empty((bottom - top, right - left, 3), dtype=np.float32)
+        lab[..., 0] = lightness(np.asarray(base.crop(box)))
+        lab[..., 1:] = upsample_ab(ab_small, height, width, box)
+        out.paste(Image.fromarray(lab_to_rgb(lab), "RGB"), (left, top))
     if alpha is not None:
         out.putalpha(alpha)
     return out
@@ -148,6 +199,4 @@ def compose(lightness, ab_small, alpha=None):
 
 def render(prediction, img, vividness=None, temperature=None):
     """The photo `img` in colour at full resolution, from its prediction."""
-    ab = prediction.ab_at(vividness, temperature)
-    lightness, alpha = lightness_of(img)
-    return compose(lightness, ab, alpha)
+    return compose(img, prediction.ab_at(vividness, temperature))

@@ -152,3 +152,57 @@ def test_a_big_jpeg_about_to_be_shrunk_decodes_at_a_reduced_scale_with_the_same_
         full = np.asarray(img.convert("RGB").resize((256, 256), Image.Resampling.BICUBIC), np.float32)
     assert fast.shape == full.shape == (256, 256, 3)
     assert np.abs(fast - full).mean() < 1.5
+
+
+def test_tiled_rendering_equals_rendering_the_photo_in_one_piece(colorizer, monkeypatch):
+    import mlcore.render as render_module
+
+    photo = _gray((517, 333)).convert("RGBA")
+    prediction = colorizer.predict(photo)
+    whole = np.asarray(colorizer.render(prediction, photo))
+    monkeypatch.setattr(render_module, "TILE_PIXELS", 1000)  # one row of 517 pixels a tile
+    assert len(list(render_module._tiles(517, 333))) > 100
+    assert np.array_equal(np.asarray(colorizer.render(prediction, photo)), whole)
+
+
+def test_upsampling_a_tile_agrees_with_torch_resizing_the_whole_prediction():
+    import torch
+    import torch.nn.functional as F
+
+    from mlcore.render import upsample_ab
+
+    ab = np.random.default_rng(0).normal(0, 30, (40, 40, 2)).astype(np.float32)
+    whole = F.interpolate(torch.from_numpy(ab).permute(2, 0, 1)[None], size=(333, 517), mode="bilinear",
+                          align_corners=False)[0].permute(1, 2, 0).numpy()
+    assert np.allclose(upsample_ab(ab, 333, 517), whole, atol=1e-3)
+    assert np.allclose(upsample_ab(ab, 333, 517, (100, 50, 300, 60)), whole[50:60, 100:300], atol=1e-3)
+
+
+PEAK_SCRIPT = """
+import resource, sys
+from PIL import Image
+from mlcore.colorizer import Colorizer
+colorizer = Colorizer.load(sys.argv[1], device="cpu")
+photo = Image.linear_gradient("L").resize((4000, 3000))  # 12 Mpx, 12 MB of pixels
+colorizer.colorize(Image.new("L", (64, 64)))  # the network's own first-call allocations
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+colorizer.colorize(photo)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+"""
+
+
+def test_colorizing_a_large_photo_takes_a_few_bytes_a_pixel_beyond_the_photo(tmp_path):
+    # In a fresh process: its peak resident size is the measure. The result is 4 bytes a pixel
+    # (Pillow pads RGB), and one tile's float intermediates about 50 MB whatever the photo's size
+    # (measured: 11 bytes a pixel in all, at 12 Mpx); float Lab at full size (12 bytes a pixel and
+    # three times that in intermediates) took it to 65.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    model = make_tiny_model(tmp_path / "tiny.pt")
+    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(model)], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parent.parent, timeout=300)
+    assert out.returncode == 0, out.stderr
+    growth = int(out.stdout.split()[-1])
+    assert growth < 8 * 12e6 + 100e6, f"{growth / 12e6:.1f} bytes a pixel"
