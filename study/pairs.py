@@ -56,10 +56,33 @@ def encode(img):
     return buf.getvalue()
 
 
+JPEG_COMMENT = b"\xff\xfe"  # a COM segment: ignored by every decoder
+MAX_SEGMENT = 4 + 65533      # marker, 2-byte length, at most 65533 bytes of comment
+
+
+def same_length(*jpegs):
+    """The JPEGs, each padded with zero-filled comment segments after its start marker to one
+    common length: the real photo's file is often larger (its colour has more detail), and
+    a Content-Length must not tell a script what the pixels only tell a person."""
+    target = max(len(j) for j in jpegs) + 4  # every file gets at least one segment
+    out = []
+    for jpeg in jpegs:
+        need, segments = target - len(jpeg), []
+        while need:
+            take = min(need, MAX_SEGMENT)
+            if 0 < need - take < 4:  # leave enough for one more whole segment
+                take -= 4
+            segments.append(JPEG_COMMENT + (take - 2).to_bytes(2, "big") + bytes(take - 4))
+            need -= take
+        out.append(jpeg[:2] + b"".join(segments) + jpeg[2:])
+    return out
+
+
 def make_pair(colorizer, real, *, source, source_sha256):
     """Store the pair made from `real` (what real_photo returned) and return it."""
     fake = colorizer.colorize(real)  # the model sees the real photo's lightness only
     if fake.size != real.size:
         raise RuntimeError(f"the colorizer returned {fake.size} for a photo of {real.size}")
-    return Pair.store(real_jpeg=encode(real), fake_jpeg=encode(fake), size=real.size,
+    real_jpeg, fake_jpeg = same_length(encode(real), encode(fake))
+    return Pair.store(real_jpeg=real_jpeg, fake_jpeg=fake_jpeg, size=real.size,
                       model_version=colorizer.version, source=source, source_sha256=source_sha256)

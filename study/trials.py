@@ -31,12 +31,14 @@ class Participant:
     def __init__(self, session):
         self.session = session
         self.state = dict(session.get(SESSION_KEY) or {})
-        if "id" not in self.state:
-            self.state["id"] = secrets.token_hex(16)
-            self._save()
 
     @property
     def id(self):
+        # Made on first need (not for an image request, say), so a stray request by a
+        # visitor who never took part stores no session.
+        if "id" not in self.state:
+            self.state["id"] = secrets.token_hex(16)
+            self._save()
         return self.state["id"]
 
     def _save(self):

@@ -69,12 +69,32 @@ def test_both_images_are_encoded_the_same_way(photos, tiny_model, db):
     run(photos / "0.jpg")
     pair = Pair.objects.get()
     real = real_photo(photos / "0.jpg")
-    assert pair.image(True) == encode(real)  # the stored real photo is exactly this encoding
+    # The stored real photo is this encoding, padded to the fake's length with a comment.
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(pair.image(True)))),
+                          np.asarray(Image.open(io.BytesIO(encode(real)))))
+    assert len(pair.image(True)) == len(pair.image(False))
     # Same quantisation tables (quality) and chroma subsampling for both.
     a, b = (Image.open(io.BytesIO(pair.image(is_real))) for is_real in (True, False))
     assert a.quantization == b.quantization
     assert a.layer == b.layer
     assert JPEG_QUALITY < 100
+
+
+@pytest.mark.parametrize("lengths", [(1000, 1000), (1000, 1001), (1000, 1003), (1000, 1004), (900, 70_000),
+                                     (1000, 1000 + 65537 + 2), (1000, 200_000)])
+def test_padding_makes_two_jpegs_the_same_length_and_keeps_their_pixels(lengths):
+    from study.pairs import same_length
+
+    def sized(n):  # a real JPEG followed by filler up to n bytes (decoders stop at EOI)
+        buf = io.BytesIO()
+        Image.new("RGB", (8, 8), (n % 256, 20, 30)).save(buf, "JPEG")
+        return buf.getvalue() + bytes(n - buf.tell())
+
+    originals = [sized(n) for n in lengths]
+    padded = same_length(*originals)
+    assert len(padded[0]) == len(padded[1]) == max(lengths) + 4
+    for before, after in zip(originals, padded):
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(after))), np.asarray(Image.open(io.BytesIO(before))))
 
 
 def test_running_it_again_adds_nothing_and_does_not_load_the_model(photos, tiny_model, db, monkeypatch):
