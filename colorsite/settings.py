@@ -35,14 +35,6 @@ def envint(name, default):
         raise ImproperlyConfigured(f"Unexpected value {name}={v!r}, expected an integer")
 
 
-def envfloat(name, default):
-    v = os.getenv(name, default)
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        raise ImproperlyConfigured(f"Unexpected value {name}={v!r}, expected a number")
-
-
 # Off unless asked for: a visitor must never see Django's debug page, with
 # every URL pattern, because someone forgot to set a variable.
 DEBUG = envbool("DEBUG", "False")
@@ -220,8 +212,8 @@ COLORIZER_THREADS = envint("COLORIZER_THREADS", "None")
 # colorizing takes what is left. With the load benchmark squeezed onto one
 # core, status p99 fell from 172 to 110 ms (README "Load benchmark").
 COLORIZE_WORKER_NICE = envint("COLORIZE_WORKER_NICE", "10")
-# Annealed-mean temperature used for a new photo (Zhang et al. 2016, eq. 5).
-DEFAULT_TEMPERATURE = envfloat("DEFAULT_TEMPERATURE", "0.38")
+# No decoding setting here (temperature, vividness): the model file's own
+# inference settings are the only defaults (mlcore/render.py).
 # RQ kills a job that runs longer than this; the sweeper treats a photo
 # "running" for longer than this plus a grace period as lost.
 COLORIZE_JOB_TIMEOUT = envint("COLORIZE_JOB_TIMEOUT", "600")
@@ -246,7 +238,9 @@ else:
 
     _colorize_queue = EmbeddedRedisConfig(VAR_DIR, db=0)
 _colorize_queue["DEFAULT_TIMEOUT"] = COLORIZE_JOB_TIMEOUT
-RQ_QUEUES = {"colorize": _colorize_queue}
+# "render": re-renders from stored predictions (light, numpy only); workers
+# serve it before "colorize" (`rqworker render colorize`). Same Redis.
+RQ_QUEUES = {"colorize": _colorize_queue, "render": _colorize_queue}
 
 # The cache holds only the throttles' counts. With REDIS_URL (as under
 # runsite) every web process shares them, so N processes do not give a client

@@ -31,6 +31,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inference import jobs
+from mlcore.render import DEFAULT_VIVIDNESS
 
 logger = logging.getLogger("gallery")
 
@@ -40,23 +41,6 @@ DEFAULT_GALLERY_NAME = "My photos"
 DISPLAY_SIZE = 2048
 THUMBNAIL_SIZE = 480
 DISPLAY_JPEG_QUALITY = 88
-# Vividness, as shown to people, is a 0-100 scale over the annealed-mean
-# temperature: 0 is T=MAX (the plain mean, muted), 100 is T=MIN (close to
-# the mode, vivid). Linear in T because the eye sees little difference
-# below 0.1.
-TEMPERATURE_MIN, TEMPERATURE_MAX = 0.05, 1.0
-
-
-def temperature_to_vividness(t):
-    t = min(max(t, TEMPERATURE_MIN), TEMPERATURE_MAX)
-    return round(100 * (TEMPERATURE_MAX - t) / (TEMPERATURE_MAX - TEMPERATURE_MIN))
-
-
-def vividness_to_temperature(v):
-    v = min(max(float(v), 0.0), 100.0)
-    return round(TEMPERATURE_MAX - v / 100 * (TEMPERATURE_MAX - TEMPERATURE_MIN), 4)
-
-
 class GalleryQuerySet(models.QuerySet):
     def owned_by(self, user):
         return self.filter(owner=user)
@@ -112,12 +96,15 @@ class Gallery(models.Model):
 DEFAULT_GALLERY_KEPT = "Your default gallery cannot be deleted; rename it if you like."
 
 
-def default_temperature():
-    return settings.DEFAULT_TEMPERATURE
-
-
 def new_photo_folder(user):
     return f"photos/u{user.pk}/{secrets.token_hex(16)}"
+
+
+class NotColorized(Exception):
+    """A result, or a re-render, was asked of a photo that has none (yet)."""
+
+    def __init__(self, photo):
+        super().__init__(f"This photo is not colorized: its status is {photo.status}.")
 
 
 class PhotoQuerySet(models.QuerySet):
@@ -136,6 +123,11 @@ class PhotoQuerySet(models.QuerySet):
         return self.filter(status=Photo.QUEUED).filter(
             Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=recheck_before)
         )
+
+    def renders_to_send(self, now):
+        """Re-renders asked for long enough ago that their job may be lost (Redis was
+        down, or restarted). Sending one twice is harmless: the second finds nothing asked."""
+        return self.filter(status=Photo.DONE, render_requested_at__lt=now - timedelta(seconds=QUEUED_RECHECK_SECONDS))
 
 
 class Photo(models.Model):
@@ -171,10 +163,20 @@ class Photo(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     model_version = models.CharField(max_length=100, blank=True)
-    temperature = models.FloatField(default=default_temperature)
+    # How the current result was decoded (before the first one: how it will be). Vividness
+    # is the control people see (scale: mlcore.render); temperature an expert setting, null
+    # for "the model file's own" until a job records the one it used. Both defaults are the
+    # model file's: this row never holds a number of its own choosing.
+    vividness = models.PositiveSmallIntegerField(default=DEFAULT_VIVIDNESS)
+    temperature = models.FloatField(null=True, blank=True)
+    # A re-render asked for and not done yet (a job on the render queue): when, and at what.
+    render_requested_at = models.DateTimeField(null=True, blank=True)
+    requested_vividness = models.PositiveSmallIntegerField(null=True, blank=True)
+    requested_temperature = models.FloatField(null=True, blank=True)
+    render_error = models.CharField(max_length=500, blank=True)
 
     # Job output: the compact low-resolution prediction (re-rendering at
-    # another temperature needs only this and the original), the result at
+    # another vividness needs only this and the original), the result at
     # full resolution, and its display version.
     prediction = models.FileField(max_length=255, blank=True)
     result = models.FileField(max_length=255, blank=True)
@@ -211,8 +213,8 @@ class Photo(models.Model):
         return self.status in (self.DONE, self.FAILED)
 
     @property
-    def vividness(self):
-        return temperature_to_vividness(self.temperature)
+    def is_rendering(self):
+        return self.render_requested_at is not None
 
     @property
     def duration(self):
@@ -231,6 +233,12 @@ class Photo(models.Model):
             "finished": self.is_finished,
             "url": self.get_absolute_url(),
             "thumbnail": reverse("photo-file", args=[self.pk, "thumbnail"]) + f"?v={self.render_count}",
+            "after": (reverse("photo-file", args=[self.pk, "after"]) + f"?v={self.render_count}"
+                      if self.status == self.DONE else None),
+            "vividness": self.vividness,
+            "temperature": self.temperature,
+            "rendering": self.is_rendering,
+            "render_error": self.render_error,
         }
 
     # -- files ------------------------------------------------------------
@@ -291,14 +299,14 @@ class Photo(models.Model):
         mark it done. Returns "done", or "discarded" when the row changed
         under us (deleted, or swept and requeued). Raises on failure, having
         removed what it wrote; the caller records the reason with fail()."""
-        from mlcore.imageio import load_image
+        from mlcore.render import render
 
         written = []
         try:
-            with default_storage.open(self.original.name, "rb") as f:
-                image = load_image(f)
+            image = self.load_original()
             prediction = colorizer.predict(image)
-            rendering = colorizer.render(prediction, image, temperature=self.temperature)
+            vividness, temperature = prediction.settings(self.vividness, self.temperature)
+            rendering = render(prediction, image, vividness, temperature)
             replaced = [self.save_file("prediction", "prediction.npz", prediction.to_bytes())]
             written.append(self.prediction.name)
             replaced += self.store_rendering(rendering)
@@ -307,6 +315,7 @@ class Photo(models.Model):
                 status=self.DONE,
                 finished_at=timezone.now(),
                 model_version=colorizer.version,
+                temperature=temperature,
                 prediction=self.prediction.name,
                 result=self.result.name,
                 after=self.after.name,
@@ -356,6 +365,61 @@ class Photo(models.Model):
 
     def enqueue_on_commit(self):
         jobs.enqueue_on_commit(self.pk)
+
+    # -- re-rendering: a light job, from the stored prediction ------------------
+
+    def request_render(self, vividness=None, temperature=None):
+        """Ask for the result again at another vividness and/or temperature (None keeps the
+        current one). A job on the render queue decodes the stored prediction (no network,
+        no torch) and replaces the result; until then is_rendering is True. Raises
+        NotColorized when there is no result or no stored prediction to start from."""
+        if self.status != self.DONE or not self.prediction or not default_storage.exists(self.prediction.name):
+            raise NotColorized(self)
+        self.render_requested_at = timezone.now()
+        self.requested_vividness = self.vividness if vividness is None else round(vividness)
+        self.requested_temperature = self.temperature if temperature is None else temperature
+        self.render_error = ""
+        updated = Photo.objects.filter(pk=self.pk, status=self.DONE).update(
+            render_requested_at=self.render_requested_at, requested_vividness=self.requested_vividness,
+            requested_temperature=self.requested_temperature, render_error="",
+        )
+        if not updated:
+            raise NotColorized(self)
+        jobs.enqueue_render_on_commit(self.pk)
+
+    def render_requested(self):
+        """The render job's work. Returns "done", "skipped" (nothing asked, or no longer
+        done) or "discarded" (asked again, or deleted, meanwhile: the newer job renders)."""
+        from mlcore.render import Prediction, render
+
+        asked_at = self.render_requested_at
+        if asked_at is None or self.status != self.DONE:
+            return "skipped"
+        still_asked = Photo.objects.filter(pk=self.pk, status=self.DONE, render_requested_at=asked_at)
+        try:
+            with default_storage.open(self.prediction.name, "rb") as f:
+                prediction = Prediction.from_bytes(f.read())
+            vividness, temperature = prediction.settings(self.requested_vividness, self.requested_temperature)
+            rendering = render(prediction, self.load_original(), vividness, temperature)
+        except Exception as e:
+            logger.exception("Photo %s: cannot re-render", self.pk)
+            still_asked.update(render_requested_at=None, render_error=f"Could not re-color this photo: {e}"[:500])
+            return "failed"
+        replaced = self.store_rendering(rendering)
+        written = [self.result.name, self.after.name, self.thumbnail.name]
+        done = still_asked.update(
+            vividness=round(vividness), temperature=temperature, result=self.result.name, after=self.after.name,
+            thumbnail=self.thumbnail.name, render_count=self.render_count,
+            render_requested_at=None, requested_vividness=None, requested_temperature=None,
+        )
+        _delete_names(replaced if done else written)
+        return "done" if done else "discarded"
+
+    def load_original(self):
+        from mlcore.imageio import load_image
+
+        with default_storage.open(self.original.name, "rb") as f:
+            return load_image(f)
 
     # -- sharing ----------------------------------------------------------
 

@@ -13,7 +13,15 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.http import FileResponse, HttpResponse
 
-from gallery.models import DISPLAY_SIZE, THUMBNAIL_SIZE, Photo, encode_jpeg, flatten, new_photo_folder
+from gallery.models import (
+    DISPLAY_SIZE,
+    THUMBNAIL_SIZE,
+    NotColorized,
+    Photo,
+    encode_jpeg,
+    flatten,
+    new_photo_folder,
+)
 
 logger = logging.getLogger("gallery")
 
@@ -27,21 +35,15 @@ CONTENT_TYPES = {
 }
 
 
-class NotColorized(Exception):
-    """A result was asked of a photo that has none (yet)."""
-
-    def __init__(self, photo):
-        super().__init__(f"This photo is not colorized: its status is {photo.status}.")
-
-
 class PhotoNotStored(Exception):
     """The server could not write a photo's files (disk full, media folder
     not writable). Nothing of it was kept; the message says so to people."""
 
 
-def create_photo(gallery, checked, temperature=None):
+def create_photo(gallery, checked, temperature=None, vividness=None):
     """Store a CheckedImage (see forms.check_image) as a new queued photo,
-    to be colorized at `temperature` (DEFAULT_TEMPERATURE when None).
+    to be colorized at `vividness` and `temperature` (None: the model
+    file's own).
 
     The job is sent to Redis after the transaction commits; if Redis is
     down the photo is kept all the same and the sweeper sends it later.
@@ -62,8 +64,10 @@ def create_photo(gallery, checked, temperature=None):
         width=image.width,  # after EXIF rotation: what people see
         height=image.height,
         size_bytes=len(data),
-        temperature=settings.DEFAULT_TEMPERATURE if temperature is None else temperature,
+        temperature=temperature,
     )
+    if vividness is not None:
+        photo.vividness = round(vividness)
     try:
         with transaction.atomic():
             photo.save_file("original", f"original.{checked.extension}", data)

@@ -23,10 +23,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from gallery.forms import ACCEPT, DeleteAccountForm, GalleryForm, SignupForm, UploadForm
-from gallery.models import DEFAULT_GALLERY_KEPT, Gallery, Photo, vividness_to_temperature
+from gallery.models import DEFAULT_GALLERY_KEPT, Gallery, NotColorized, Photo
 from gallery.photos import (
     JPEG_QUALITY_DEFAULT,
-    NotColorized,
     PhotoNotStored,
     create_photo,
     original_response,
@@ -34,11 +33,13 @@ from gallery.photos import (
     serve_file,
 )
 from gallery.throttles import LoginThrottle
+from mlcore.render import MAX_VIVIDNESS, MIN_VIVIDNESS, check_vividness
 
 logger = logging.getLogger("gallery")
 
 # Files of a photo that the photo page shows, by URL name.
 DISPLAY_FILES = {"before": "before", "after": "after", "thumbnail": "thumbnail"}
+VIVIDNESS_ERROR = f"vividness must be a number from {MIN_VIVIDNESS} to {MAX_VIVIDNESS}."
 
 
 def _get_gallery_for_user(request, pk):
@@ -230,7 +231,9 @@ def photo(request, pk):
     share_url = None
     if photo.share_token:
         share_url = request.build_absolute_uri(reverse("shared-photo", args=[photo.share_token]))
-    return render(request, "gallery/photo.html", {"photo": photo, "share_url": share_url, "shared_view": False})
+    ctx = {"photo": photo, "share_url": share_url, "shared_view": False,
+           "vividness_min": MIN_VIVIDNESS, "vividness_max": MAX_VIVIDNESS}
+    return render(request, "gallery/photo.html", ctx)
 
 
 @login_required
@@ -261,29 +264,19 @@ def photo_download(request, pk):
 @login_required
 @require_POST
 def photo_render(request, pk):
-    """Re-render at another vividness from the stored prediction."""
-    from inference.jobs import rerender
-
+    """Ask for the colours again at another vividness. A render job does it
+    from the stored prediction; the page polls the status until it is done."""
     photo = _get_photo_for_user(request, pk)
-    if photo.status != Photo.DONE:
-        return JsonResponse({"error": "This photo is not colorized yet."}, status=409)
     try:
-        vividness = float(request.POST["vividness"])
+        vividness = check_vividness(request.POST["vividness"])
     except (KeyError, ValueError):
-        return JsonResponse({"error": "vividness must be a number from 0 to 100."}, status=400)
-    if not 0 <= vividness <= 100:
-        return JsonResponse({"error": "vividness must be a number from 0 to 100."}, status=400)
+        return JsonResponse({"error": VIVIDNESS_ERROR}, status=400)
     try:
-        rerender(photo, vividness_to_temperature(vividness))
-    except FileNotFoundError:
-        logger.exception("Photo %s: cannot re-render", photo.pk)
-        return JsonResponse({"error": "The saved colors of this photo are missing."},
+        photo.request_render(vividness=vividness)
+    except NotColorized:
+        return JsonResponse({"error": "This photo is not colorized yet, or its saved colors are missing."},
                             status=409)
-    return JsonResponse({
-        "vividness": photo.vividness,
-        "temperature": photo.temperature,
-        "after": reverse("photo-file", args=[photo.pk, "after"]) + f"?v={photo.render_count}",
-    })
+    return JsonResponse(photo.status_dict(), status=202)
 
 
 @login_required

@@ -34,7 +34,7 @@ def check_queue_and_model(app_configs=None, **kwargs):
         ))
     if not path:
         try:
-            from mlcore.colorizer import DEFAULT_MODEL_PATH
+            from mlcore.paths import DEFAULT_MODEL_PATH  # no torch: this check runs in web processes
         except ImportError as e:
             messages.append(checks.Error(f"mlcore cannot be imported: {e}", id="inference.E002"))
         else:

@@ -22,13 +22,16 @@ import uuid
 import redis
 from django.apps import apps
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
 logger = logging.getLogger("inference")
 
 QUEUE_NAME = "colorize"
+# Re-renders from a stored prediction: numpy only, well under a second. Workers serve this
+# queue before "colorize" (`rqworker render colorize`), so moving the vividness slider is
+# not stuck behind a gallery's worth of uploads.
+RENDER_QUEUE_NAME = "render"
 
 _colorizer = None
 _colorizer_key = None
@@ -46,9 +49,10 @@ def get_colorizer():
     key = (settings.COLORIZER_MODEL_PATH, settings.COLORIZER_DEVICE)
     with _colorizer_lock:
         if _colorizer is None or _colorizer_key != key:
-            from mlcore.colorizer import DEFAULT_MODEL_PATH, Colorizer
+            from mlcore.colorizer import Colorizer
+            from mlcore.paths import model_path
 
-            path = settings.COLORIZER_MODEL_PATH or DEFAULT_MODEL_PATH
+            path = model_path(settings.COLORIZER_MODEL_PATH)
             try:
                 _colorizer = Colorizer.load(path=path, device=settings.COLORIZER_DEVICE)
             except Exception as e:
@@ -75,10 +79,10 @@ def photo_model():
     return apps.get_model("gallery", "Photo")
 
 
-def get_queue():
+def get_queue(name=QUEUE_NAME):
     import django_rq
 
-    return django_rq.get_queue(QUEUE_NAME)
+    return django_rq.get_queue(name)
 
 
 # -- enqueueing ----------------------------------------------------------
@@ -107,6 +111,23 @@ def enqueue_on_commit(photo_id):
     transaction.on_commit(lambda: enqueue(photo_id))
 
 
+def enqueue_render(photo_id):
+    """Send a re-render job; with Redis down the sweeper sends it later."""
+    try:
+        get_queue(RENDER_QUEUE_NAME).enqueue(
+            render_photo, photo_id, job_id=f"render-{photo_id}-{uuid.uuid4().hex[:12]}",
+            job_timeout=settings.COLORIZE_JOB_TIMEOUT, result_ttl=600,
+        )
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as e:
+        logger.warning("Could not enqueue a re-render of photo %s, the sweeper will retry: %s", photo_id, e)
+        return False
+    return True
+
+
+def enqueue_render_on_commit(photo_id):
+    transaction.on_commit(lambda: enqueue_render(photo_id))
+
+
 # -- the job -------------------------------------------------------------
 
 
@@ -128,6 +149,14 @@ def colorize_photo(photo_id):
     return outcome
 
 
+def render_photo(photo_id):
+    """The RQ job of a re-render: the photo does it from its stored prediction."""
+    photo = photo_model().objects.filter(pk=photo_id).first()
+    if photo is None:
+        return "skipped"
+    return photo.render_requested()
+
+
 def readable_error(e):
     from PIL import UnidentifiedImageError
     from rq.timeouts import JobTimeoutException
@@ -144,27 +173,6 @@ def readable_error(e):
     if isinstance(e, FileNotFoundError):
         return "The original photo file is missing."
     return f"Colorizing failed: {type(e).__name__}: {e}"
-
-
-# -- re-rendering (vividness) -----------------------------------------------
-
-
-def rerender(photo, temperature):
-    """Render a done photo again at another temperature from its stored
-    prediction: no network run, just decoding and Lab conversion."""
-    from mlcore.colorizer import Prediction
-    from mlcore.imageio import load_image
-
-    with default_storage.open(photo.prediction.name, "rb") as f:
-        prediction = Prediction.from_bytes(f.read())
-    with default_storage.open(photo.original.name, "rb") as f:
-        image = load_image(f)
-    rendering = get_colorizer().render(prediction, image, temperature=temperature)
-    photo.temperature = temperature
-    replaced = photo.store_rendering(rendering)
-    photo.save(update_fields=["temperature", "result", "after", "thumbnail", "render_count"])
-    for name in replaced:
-        default_storage.delete(name)
 
 
 # -- the sweeper -----------------------------------------------------------
@@ -190,9 +198,10 @@ def sweep(now=None, dry_run=False):
     - queued but never accepted by Redis (it was down): send it now.
     - queued, accepted a while ago, but the job is gone from Redis (Redis
       restarted without its data): send it again.
+    - a re-render asked for a while ago and still not done: send it again.
     """
     now = now or timezone.now()
-    counts = {"requeued": 0, "failed": 0, "enqueued": 0}
+    counts = {"requeued": 0, "failed": 0, "enqueued": 0, "renders": 0}
     Photo = photo_model()
     for photo in Photo.objects.lost(now):
         outcome = photo.requeue_if_lost(now, dry_run=dry_run)
@@ -211,4 +220,9 @@ def sweep(now=None, dry_run=False):
         counts["enqueued"] += 1
         if not dry_run:
             enqueue(photo.pk)
+
+    for photo in Photo.objects.renders_to_send(now):
+        counts["renders"] += 1
+        if not dry_run:
+            enqueue_render(photo.pk)
     return counts

@@ -14,7 +14,10 @@ def make_tiny_model(path, loss="rebalanced", seed=0):
     centres = ab_bin_centres()
     model = build_model("eccv16", output_channels(loss, len(centres)), width=1 / 16).eval()
     uniform = np.full(len(centres), 1.0 / len(centres), dtype=np.float32)
+    # Uneven rebalancing weights, as a trained model has, so that vividness (which moves the
+    # prior correction by log w) changes the colours of the tiny model too.
+    bin_weights = np.exp(np.random.default_rng(seed).normal(0.0, 0.5, len(centres))).astype(np.float32)
     save_model(path, model, arch="eccv16", width=1 / 16, loss=loss, centres=centres,
-               bin_weights=np.ones(len(centres), dtype=np.float32), prior=uniform, size=64,
+               bin_weights=bin_weights, prior=uniform, size=64,
                meta={"tiny_test_model": True, "inference": {"size": 64}})
     return path

@@ -92,10 +92,11 @@ def stranger(make_user):
 
 
 def run_worker():
-    """Run a real RQ worker in burst mode on the colorize queue until it is
-    empty (in this process, so it sees the test's database)."""
+    """Run a real RQ worker in burst mode on the render and colorize queues,
+    as `rqworker render colorize` does, until they are empty (in this
+    process, so it sees the test's database)."""
     import django_rq
 
-    worker = django_rq.get_worker("colorize")
+    worker = django_rq.get_worker("render", "colorize")
     worker.work(burst=True)
     return worker

@@ -70,3 +70,6 @@ if REDIS_URL:
 else:
     RQ_QUEUES["colorize"] = EmbeddedRedisConfig(VAR_DIR, db=TEST_REDIS_DB)
     RQ_QUEUES["colorize"]["DEFAULT_TIMEOUT"] = COLORIZE_JOB_TIMEOUT  # noqa: F405
+# Every queue on the test database: a worker takes one connection for all its queues.
+for _name in RQ_QUEUES:
+    RQ_QUEUES[_name] = RQ_QUEUES["colorize"]

@@ -56,8 +56,15 @@ def test_upload_poll_download_rerender_delete(http):
     got = http.get(photo["original_url"])
     assert got.content == original.getvalue()
 
-    r = http.post(http.base + f"photos/{photo['id']}/rerender/", json={"temperature": 0.8})
-    assert r.status_code == 200 and r.json()["temperature"] == 0.8
+    r = http.post(http.base + f"photos/{photo['id']}/rerender/", json={"vividness": 75, "temperature": 0.8})
+    assert r.status_code == 202 and r.json()["rendering"] is True
+    # The re-render is a job on the light queue: poll until it is done.
+    for _ in range(POLL_LIMIT):
+        photo = http.get(http.base + f"photos/{photo['id']}/").json()
+        if not photo["rendering"]:
+            break
+        run_worker()
+    assert (photo["vividness"], photo["temperature"]) == (75, 0.8)
     rerendered = http.get(photo["result_url"])
     with Image.open(io.BytesIO(rerendered.content)) as image:
         assert image.size == (150, 100)

@@ -9,9 +9,9 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from gallery.api.serializers import TEMPERATURE_MAX, TEMPERATURE_MIN
 from gallery.models import Gallery, Photo
 from inference import jobs
+from mlcore.render import DEFAULT_VIVIDNESS, MIN_TEMPERATURE
 from tests.api_support import (  # noqa: F401
     api,
     client_for,
@@ -26,7 +26,7 @@ from tests.api_support import (  # noqa: F401
 from tests.conftest import image_bytes, run_worker
 
 FIELDS = [
-    "id", "gallery", "status", "error", "width", "height", "temperature", "model_version",
+    "id", "gallery", "status", "error", "width", "height", "vividness", "temperature", "rendering", "model_version",
     "created_at", "finished_at", "original_url", "result_url",
 ]
 
@@ -63,7 +63,8 @@ def test_an_upload_is_stored_queued_and_answered_with_202(
     assert body["id"] == photo.pk and body["gallery"] == Gallery.default_for(owner).pk
     assert body["status"] == "queued" and body["error"] is None and body["model_version"] is None
     assert (body["width"], body["height"]) == (80, 60)
-    assert body["temperature"] == settings.DEFAULT_TEMPERATURE == 0.38
+    # No setting of the site's own: the model file's, recorded when the job has run.
+    assert body["vividness"] == DEFAULT_VIVIDNESS and body["temperature"] is None and body["rendering"] is False
     assert body["finished_at"] is None and body["result_url"] is None
     assert body["original_url"] == f"http://testserver/api/v1/photos/{photo.pk}/original/"
     assert r["Location"] == f"http://testserver/api/v1/photos/{photo.pk}/"
@@ -76,12 +77,25 @@ def test_an_upload_is_stored_queued_and_answered_with_202(
     assert photo.enqueued_at is not None and photo.rq_job_id == job.id
 
 
-def test_an_upload_into_a_gallery_at_a_temperature(api, owner, redis_conn, django_capture_on_commit_callbacks):
+def test_an_upload_into_a_gallery_at_a_temperature_and_vividness(
+    api, owner, redis_conn, django_capture_on_commit_callbacks, tiny_model
+):
     gallery = Gallery.objects.create(owner=owner, name="Holidays")
-    r = upload(api, django_capture_on_commit_callbacks, gallery=gallery.pk, temperature=0.9)
+    r = upload(api, django_capture_on_commit_callbacks, gallery=gallery.pk, temperature=0.9, vividness=80)
     assert r.status_code == 202
-    assert r.json()["gallery"] == gallery.pk and r.json()["temperature"] == 0.9
-    assert Photo.objects.get().temperature == 0.9 and Photo.objects.get().gallery == gallery
+    assert r.json()["gallery"] == gallery.pk and r.json()["temperature"] == 0.9 and r.json()["vividness"] == 80
+    run_worker()
+    body = api.get(f"/api/v1/photos/{r.json()['id']}/").json()
+    assert body["status"] == "done" and (body["temperature"], body["vividness"]) == (0.9, 80)
+    assert Photo.objects.get().gallery == gallery
+
+
+def test_a_done_photo_reports_the_model_files_own_settings(api, done_photo, tiny_model):
+    from mlcore.colorizer import Colorizer
+
+    body = api.get(f"/api/v1/photos/{done_photo.pk}/").json()
+    model = Colorizer.load(tiny_model, device="cpu")
+    assert (body["vividness"], body["temperature"]) == (DEFAULT_VIVIDNESS, model.default_temperature)
 
 
 def bad_uploads():
@@ -119,17 +133,18 @@ def test_an_image_is_required(api):
     assert r.status_code == 400 and r.json() == {"image": ["No file was submitted."]}
 
 
-@pytest.mark.parametrize("temperature", [0, TEMPERATURE_MIN / 2, 1.01, -1, "nan", "inf", "warm"])
+@pytest.mark.parametrize("temperature", [0, MIN_TEMPERATURE / 2, 1.01, -1, "nan", "inf", "warm"])
 def test_a_temperature_out_of_range_is_refused(api, temperature):
     r = api.post("/api/v1/photos/", {"image": png(), "temperature": temperature}, format="multipart")
     assert r.status_code == 400 and list(r.json()) == ["temperature"]
     assert not Photo.objects.exists()
 
 
-def test_the_temperature_range_is_the_colorizers():
-    from mlcore.colorizer import MAX_TEMPERATURE, MIN_TEMPERATURE
-
-    assert (TEMPERATURE_MIN, TEMPERATURE_MAX) == (MIN_TEMPERATURE, MAX_TEMPERATURE)
+@pytest.mark.parametrize("vividness", [-1, 101, 50.5, "lots"])
+def test_a_vividness_out_of_range_is_refused(api, vividness):
+    r = api.post("/api/v1/photos/", {"image": png(), "vividness": vividness}, format="multipart")
+    assert r.status_code == 400 and list(r.json()) == ["vividness"]
+    assert not Photo.objects.exists()
 
 
 def test_an_upload_into_someone_elses_gallery_is_a_404(api, stranger, settings):
@@ -248,7 +263,8 @@ def test_a_bad_download_option_is_a_400(api, done_photo, query, field):
 # -- re-render, retry, delete -------------------------------------------------
 
 
-def test_rerender_redecodes_without_running_the_network(api, done_photo, monkeypatch):
+def test_rerender_redecodes_without_running_the_network(api, done_photo, monkeypatch,
+                                                        django_capture_on_commit_callbacks):
     from mlcore.colorizer import Colorizer
 
     def no_network(*args, **kwargs):
@@ -256,9 +272,15 @@ def test_rerender_redecodes_without_running_the_network(api, done_photo, monkeyp
 
     monkeypatch.setattr(Colorizer, "predict", no_network)
     old_result = done_photo.result.name
-    r = api.post(f"/api/v1/photos/{done_photo.pk}/rerender/", {"temperature": 0.9}, format="json")
-    assert r.status_code == 200, r.content
-    assert r.json()["temperature"] == 0.9 and r.json()["status"] == "done"
+    with django_capture_on_commit_callbacks(execute=True):
+        r = api.post(f"/api/v1/photos/{done_photo.pk}/rerender/", {"temperature": 0.9}, format="json")
+    assert r.status_code == 202, r.content
+    # Accepted: the current result is still the old one until the render job has run.
+    assert r.json()["rendering"] is True and r.json()["temperature"] == done_photo.temperature
+    run_worker()
+    body = api.get(f"/api/v1/photos/{done_photo.pk}/").json()
+    assert body["rendering"] is False and body["temperature"] == 0.9 and body["status"] == "done"
+    assert body["vividness"] == DEFAULT_VIVIDNESS  # left out: kept
     done_photo.refresh_from_db()
     assert done_photo.temperature == 0.9 and done_photo.render_count == 2
     assert done_photo.result.name != old_result and not default_storage.exists(old_result)
@@ -266,10 +288,27 @@ def test_rerender_redecodes_without_running_the_network(api, done_photo, monkeyp
         assert Image.open(f).size == (90, 70)
 
 
-def test_rerender_needs_a_temperature_in_range(api, done_photo):
-    for data in [{}, {"temperature": 2}, {"temperature": "nan"}]:
+def test_rerender_at_a_vividness_changes_the_result_and_reports_it(api, done_photo,
+                                                                   django_capture_on_commit_callbacks):
+    before = default_storage.open(done_photo.result.name).read()
+    with django_capture_on_commit_callbacks(execute=True):
+        r = api.post(f"/api/v1/photos/{done_photo.pk}/rerender/", {"vividness": 100}, format="json")
+    assert r.status_code == 202 and r.json()["vividness"] == DEFAULT_VIVIDNESS
+    run_worker()
+    body = api.get(f"/api/v1/photos/{done_photo.pk}/").json()
+    assert body["vividness"] == 100 and body["temperature"] == done_photo.temperature
+    done_photo.refresh_from_db()
+    assert default_storage.open(done_photo.result.name).read() != before
+
+
+def test_rerender_needs_a_vividness_or_temperature_in_range(api, done_photo):
+    for data, field in [({}, "non_field_errors"), ({"temperature": 2}, "temperature"),
+                        ({"temperature": "nan"}, "temperature"), ({"vividness": 101}, "vividness"),
+                        ({"vividness": -1, "temperature": 0.5}, "vividness")]:
         r = api.post(f"/api/v1/photos/{done_photo.pk}/rerender/", data, format="json")
-        assert r.status_code == 400 and list(r.json()) == ["temperature"], data
+        assert r.status_code == 400 and list(r.json()) == [field], data
+    done_photo.refresh_from_db()
+    assert not done_photo.is_rendering
 
 
 def test_rerender_before_done_is_a_409(api, queued_photo):
@@ -321,7 +360,7 @@ def test_it_validates_ownership(done_photo, stranger_api, settings):
         assert theirs.content == nothing.content == b'{"detail":"Not found."}', url
         assert theirs["Content-Type"] == "application/json"
     done_photo.refresh_from_db()
-    assert done_photo.status == Photo.DONE and done_photo.temperature == 0.38
+    assert done_photo.status == Photo.DONE and not done_photo.is_rendering and done_photo.render_count == 1
     assert default_storage.exists(done_photo.result.name)
 
 

@@ -12,6 +12,7 @@ from django.db import transaction
 from PIL import Image
 
 from gallery.api.models import ApiToken
+from mlcore.render import MAX_TEMPERATURE, MAX_VIVIDNESS, MIN_TEMPERATURE, MIN_VIVIDNESS
 from gallery.forms import check_image
 from gallery.models import Gallery, Photo
 from gallery.photos import create_photo
@@ -29,7 +30,7 @@ OPERATIONS = {
     ("post", "/api/v1/photos/{id}/rerender/"), ("post", "/api/v1/photos/{id}/retry/"),
 }
 PHOTO_FIELDS = {
-    "id", "gallery", "status", "error", "width", "height", "temperature", "model_version",
+    "id", "gallery", "status", "error", "width", "height", "vividness", "temperature", "rendering", "model_version",
     "created_at", "finished_at", "original_url", "result_url",
 }
 # Examples per operation for schemathesis: enough to reach every documented
@@ -93,13 +94,20 @@ def test_the_schema_has_every_field(schema):
     assert set(components["Photo"]["required"]) == PHOTO_FIELDS
     status_ref = components["Photo"]["properties"]["status"]["allOf"][0]["$ref"].rsplit("/", 1)[-1]
     assert components[status_ref]["enum"] == ["queued", "running", "done", "failed"]
-    for nullable in ("error", "model_version", "finished_at", "result_url"):
+    for nullable in ("error", "model_version", "finished_at", "result_url", "temperature"):
         assert components["Photo"]["properties"][nullable].get("nullable"), nullable
     assert set(components["Gallery"]["properties"]) == {"id", "name", "photo_count", "created_at"}
     create = components["PhotoCreateRequest"]
-    assert set(create["properties"]) == {"image", "gallery", "temperature"} and create["required"] == ["image"]
+    assert set(create["properties"]) == {"image", "gallery", "vividness", "temperature"}
+    assert create["required"] == ["image"]
     assert create["properties"]["image"]["format"] == "binary"
-    assert (create["properties"]["temperature"]["minimum"], create["properties"]["temperature"]["maximum"]) == (0.01, 1.0)
+    # mlcore's ranges, the only ones.
+    assert (create["properties"]["temperature"]["minimum"], create["properties"]["temperature"]["maximum"]) == (
+        MIN_TEMPERATURE, MAX_TEMPERATURE)
+    assert (create["properties"]["vividness"]["minimum"], create["properties"]["vividness"]["maximum"]) == (
+        MIN_VIVIDNESS, MAX_VIVIDNESS)
+    rerender = components["RerenderRequest"]
+    assert set(rerender["properties"]) == {"vividness", "temperature"} and not rerender.get("required")
     assert set(components["Token"]["properties"]) == {"token"}
     assert set(components["QuotaError"]["properties"]) == {"detail", "limit", "remaining", "resets_at"}
 
@@ -197,7 +205,7 @@ def test_the_live_api_matches_its_schema(live_api):
         case.validate_response(response, checks=checks())
         seen.add((method, path, response.status_code))
     assert {("get", "/api/v1/photos/{id}/result/", 200), ("get", "/api/v1/photos/{id}/result/", 409),
-            ("post", "/api/v1/photos/{id}/rerender/", 200), ("post", "/api/v1/photos/{id}/retry/", 202),
+            ("post", "/api/v1/photos/{id}/rerender/", 202), ("post", "/api/v1/photos/{id}/retry/", 202),
             ("post", "/api/v1/photos/{id}/retry/", 409), ("delete", "/api/v1/galleries/{id}/", 409),
             ("post", "/api/v1/photos/", 202)} <= seen
 

@@ -4,6 +4,9 @@ in a circle. Read from the source (every import statement, lazy ones inside
 functions included), so an import hidden in a function counts too."""
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,3 +108,49 @@ def test_the_checker_sees_a_lazy_import_inside_a_function(tmp_path):
     source = tmp_path / "x.py"
     source.write_text("def f():\n    from gallery.models import Photo\n    from .. import mlcore\n    import numpy\n")
     assert imports_of(source, "inference.sub.x") == {"gallery.models", "gallery.models.Photo", "inference", "inference.mlcore"}
+
+
+def run_fresh(code):
+    """Run Python code in a fresh interpreter at the repository root; its stdout."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_a_web_process_never_imports_torch():
+    # What gunicorn loads (the WSGI application, every URL pattern and so every view, the
+    # system checks), and the domain a view calls: torch would add hundreds of MB to
+    # every web process.
+    code = (
+        "import sys, django; django.setup()\n"
+        "import colorsite.wsgi\n"
+        "from django.urls import get_resolver\n"
+        "def walk(patterns):\n"
+        "    for p in patterns:\n"
+        "        walk(p.url_patterns) if hasattr(p, 'url_patterns') else p.callback\n"
+        "walk(get_resolver().url_patterns)\n"
+        "import gallery.views, gallery.api.views, gallery.photos, gallery.forms, inference.jobs\n"
+        "from django.core import checks; checks.run_checks()\n"
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')) [:3])\n"
+    )
+    assert run_fresh(code) == "[]"
+
+
+def test_a_rerender_from_a_stored_prediction_needs_no_torch():
+    code = (
+        "import sys, numpy as np\n"
+        "from PIL import Image\n"
+        "from mlcore.render import Prediction, render\n"
+        "rng = np.random.default_rng(0)\n"
+        "p = Prediction(indices=rng.integers(0, 20, (4, 5, 16)).astype(np.uint16),\n"
+        "               log_probs=np.log(rng.dirichlet(np.ones(16), (4, 5))).astype(np.float16),\n"
+        "               centres=rng.normal(0, 40, (20, 2)).astype(np.float32),\n"
+        "               log_bin_weights=rng.normal(0, 1, 20).astype(np.float32), temperature=0.5)\n"
+        "p = Prediction.from_bytes(p.to_bytes())\n"
+        "out = render(p, Image.linear_gradient('L').resize((40, 30)), vividness=80)\n"
+        "print(out.size, out.mode, 'torch' in sys.modules)\n"
+    )
+    assert run_fresh(code) == "(40, 30) RGB False"

@@ -85,6 +85,17 @@ def wait_until_done(page, count):
     )
 
 
+def wait_until_rendered(page, photo):
+    """Run the worker (this process, burst) until the photo's re-render is done."""
+    for _ in range(20):
+        run_worker()
+        photo.refresh_from_db()
+        if photo.render_count > 1 and not photo.is_rendering:
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError("the re-render was not done")
+
+
 def screenshot(page, name):
     folder = os.environ.get("SCREENSHOT_DIR")
     if folder:
@@ -117,11 +128,14 @@ def test_a_person_colours_shares_and_downloads_photos(site, page, browser, tmp_p
     assert page.eval_on_selector("#compare", "e => e.style.getPropertyValue('--pos')") == "3%"
     screenshot(page, "photo")
 
-    # Vividness: re-rendered from the stored prediction, the new image shown.
+    # Vividness: re-rendered from the stored prediction by a job on the render
+    # queue while the page polls, the new image shown.
     photo = Photo.objects.get(original_filename="street.jpg")
     old_src = page.get_attribute("#after-image", "src")
     page.focus("#vividness")
     page.keyboard.press("End")
+    page.wait_for_selector("#render-state:has-text('Re-coloring')")
+    wait_until_rendered(page, photo)
     page.wait_for_selector("#render-state:has-text('saved')")
     assert page.get_attribute("#after-image", "src") != old_src
     photo.refresh_from_db()

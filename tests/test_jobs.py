@@ -112,7 +112,9 @@ def test_a_deleted_photo_is_skipped(queued_photo, tiny_model, django_capture_on_
     assert not default_storage.exists(queued_photo.original.name)
 
 
-def test_rerender_changes_colours_without_the_network(queued_photo, tiny_model, monkeypatch):
+def test_a_rerender_is_a_job_that_changes_colours_without_the_network(
+    queued_photo, tiny_model, monkeypatch, django_capture_on_commit_callbacks
+):
     run_worker()
     photo = Photo.objects.get(pk=queued_photo.pk)
     with default_storage.open(photo.result.name) as f:
@@ -120,14 +122,48 @@ def test_rerender_changes_colours_without_the_network(queued_photo, tiny_model, 
     colorizer = jobs.get_colorizer()
     monkeypatch.setattr(colorizer, "predict", lambda *a: pytest.fail("re-rendering ran the network"))
     old_result = photo.result.name
-    jobs.rerender(photo, 1.0)
+    with django_capture_on_commit_callbacks(execute=True):
+        photo.request_render(vividness=90)
+    (job,) = jobs.get_queue(jobs.RENDER_QUEUE_NAME).jobs
+    assert job.args == (photo.pk,) and jobs.get_queue().count == 0  # the light queue, by primary key
     photo.refresh_from_db()
-    assert photo.temperature == 1.0 and photo.render_count == 2
+    assert photo.is_rendering and photo.vividness == 50 and photo.render_count == 1
+    run_worker()
+    photo.refresh_from_db()
+    assert not photo.is_rendering and photo.vividness == 90 and photo.render_count == 2
     with default_storage.open(photo.result.name) as f:
         after = Image.open(f)
         assert after.size == (80, 60)
         assert after.convert("RGB").tobytes() != before
     assert not default_storage.exists(old_result)
+
+
+def test_a_rerender_asked_again_meanwhile_is_done_once_at_the_last_setting(
+    queued_photo, tiny_model, django_capture_on_commit_callbacks
+):
+    run_worker()
+    photo = Photo.objects.get(pk=queued_photo.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        photo.request_render(vividness=10)
+        photo.request_render(vividness=70)
+    assert jobs.get_queue(jobs.RENDER_QUEUE_NAME).count == 2
+    run_worker()
+    photo.refresh_from_db()
+    # The first job renders the last request; the second finds nothing asked.
+    assert photo.vividness == 70 and photo.render_count == 2 and not photo.is_rendering
+    assert len([n for n in default_storage.listdir(photo.folder)[1] if n.startswith("result-")]) == 1
+
+
+def test_a_lost_rerender_is_sent_again_by_the_sweeper(queued_photo, tiny_model):
+    run_worker()
+    photo = Photo.objects.get(pk=queued_photo.pk)
+    photo.request_render(vividness=80)  # its on-commit enqueue never runs: as if Redis was down
+    assert jobs.sweep()["renders"] == 0  # too recent to call lost
+    later = timezone.now() + timedelta(minutes=5)
+    assert jobs.sweep(now=later) == {"requeued": 0, "failed": 0, "enqueued": 0, "renders": 1}
+    run_worker()
+    photo.refresh_from_db()
+    assert photo.vividness == 80 and not photo.is_rendering
 
 
 def test_upload_with_redis_down_keeps_the_photo(owner, redis_conn, monkeypatch, django_capture_on_commit_callbacks):

@@ -105,12 +105,15 @@ def test_the_original_downloads_byte_for_byte(client, owner, done_photo):
     assert r["Content-Disposition"] == 'attachment; filename="Grandpa 1931.png"'
 
 
-def test_vividness_rerenders(client, owner, done_photo):
+def test_vividness_rerenders(client, owner, done_photo, django_capture_on_commit_callbacks):
     client.force_login(owner)
-    r = client.post(f"/photos/{done_photo.pk}/render", {"vividness": "100"})
-    assert r.status_code == 200
-    data = r.json()
-    assert data["vividness"] == 100 and data["temperature"] == pytest.approx(0.05)
+    with django_capture_on_commit_callbacks(execute=True):
+        r = client.post(f"/photos/{done_photo.pk}/render", {"vividness": "100"})
+    assert r.status_code == 202
+    assert r.json()["rendering"] is True and r.json()["vividness"] == 50
+    run_worker()
+    data = client.get(f"/photos/{done_photo.pk}/status.json").json()
+    assert data["rendering"] is False and data["vividness"] == 100 and data["render_error"] == ""
     assert data["after"].endswith("?v=2")
     assert client.get(data["after"]).status_code == 200
     assert client.post(f"/photos/{done_photo.pk}/render", {"vividness": "lots"}).status_code == 400

@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import redis
+import rq
 
 from tests.test_embedded_redis import pid_alive
 
@@ -52,6 +53,9 @@ def test_runsite_shares_one_redis_and_stops_cleanly(tmp_path):
         conn = redis.Redis.from_url(url)
         # The worker registered itself in the Redis the launcher started.
         assert wait_for(lambda: conn.scard("rq:workers") == 1), output
+        # It serves the light re-render queue first, then colorization.
+        (worker,) = rq.Worker.all(connection=conn)
+        assert worker.queue_names() == ["render", "colorize"]
         server_pid = conn.info("server")["process_id"]
     finally:
         proc.send_signal(signal.SIGINT)

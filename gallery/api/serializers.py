@@ -12,14 +12,17 @@ from rest_framework import serializers
 from gallery.forms import check_image
 from gallery.models import Gallery, Photo
 from gallery.photos import JPEG_QUALITY_DEFAULT
+from mlcore.render import DEFAULT_VIVIDNESS, MAX_TEMPERATURE, MAX_VIVIDNESS, MIN_TEMPERATURE, MIN_VIVIDNESS
 
-# Annealed-mean temperature range that the colorizer accepts
-# (mlcore.colorizer.MIN_TEMPERATURE / MAX_TEMPERATURE; a test checks they
-# agree: importing mlcore here would load torch in every web process).
-TEMPERATURE_MIN, TEMPERATURE_MAX = 0.01, 1.0
+# The ranges are mlcore's (mlcore/render.py imports no torch).
 TEMPERATURE_HELP = (
-    f"Annealed-mean temperature, {TEMPERATURE_MIN} to {TEMPERATURE_MAX}: lower is more vivid, "
-    "higher more muted."
+    f"Expert setting: the annealed-mean temperature, {MIN_TEMPERATURE} to {MAX_TEMPERATURE} "
+    "(lower approaches each pixel's most likely color, higher their mean). Leave it out for the "
+    "model's own; `vividness` is the control meant for people."
+)
+VIVIDNESS_HELP = (
+    f"How colorful, {MIN_VIVIDNESS} to {MAX_VIVIDNESS}: higher is more colorful on every photo; "
+    f"{DEFAULT_VIVIDNESS} is the model's own choice."
 )
 
 
@@ -28,8 +31,8 @@ class TemperatureField(serializers.FloatField):
     (they pass DRF's min/max checks, since every comparison with NaN is false)."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("min_value", TEMPERATURE_MIN)
-        kwargs.setdefault("max_value", TEMPERATURE_MAX)
+        kwargs.setdefault("min_value", MIN_TEMPERATURE)
+        kwargs.setdefault("max_value", MAX_TEMPERATURE)
         kwargs.setdefault("help_text", TEMPERATURE_HELP)
         super().__init__(**kwargs)
 
@@ -38,6 +41,11 @@ class TemperatureField(serializers.FloatField):
         if not math.isfinite(value):
             self.fail("invalid")
         return value
+
+
+def vividness_field(**kwargs):
+    return serializers.IntegerField(min_value=MIN_VIVIDNESS, max_value=MAX_VIVIDNESS, help_text=VIVIDNESS_HELP,
+                                    **kwargs)
 
 
 # -- resources ----------------------------------------------------------------
@@ -67,7 +75,15 @@ class PhotoSerializer(serializers.ModelSerializer):
     error = serializers.SerializerMethodField(help_text="Why the job failed, in words; null otherwise.")
     width = serializers.IntegerField(read_only=True, help_text="Pixels, after the photo's EXIF rotation.")
     height = serializers.IntegerField(read_only=True, help_text="Pixels, after the photo's EXIF rotation.")
-    temperature = serializers.FloatField(read_only=True, help_text="The temperature of the current result.")
+    vividness = vividness_field(read_only=True)
+    temperature = serializers.FloatField(
+        read_only=True, allow_null=True,
+        help_text="The temperature of the current result; null before the first (the model's own).",
+    )
+    rendering = serializers.BooleanField(
+        source="is_rendering", read_only=True,
+        help_text="A re-render is on its way; the result changes when this turns false.",
+    )
     model_version = serializers.SerializerMethodField(help_text="The model that colorized it; null until done.")
     created_at = serializers.DateTimeField(source="created", read_only=True)
     finished_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="When the job ended.")
@@ -77,7 +93,8 @@ class PhotoSerializer(serializers.ModelSerializer):
     class Meta:
         model = Photo
         fields = [
-            "id", "gallery", "status", "error", "width", "height", "temperature", "model_version",
+            "id", "gallery", "status", "error", "width", "height", "vividness", "temperature", "rendering",
+            "model_version",
             "created_at", "finished_at", "original_url", "result_url",
         ]
 
@@ -116,7 +133,8 @@ class PhotoCreateSerializer(serializers.Serializer):
     gallery = serializers.IntegerField(
         required=False, help_text="One of your galleries' ids; your default gallery when left out."
     )
-    temperature = TemperatureField(required=False, help_text=TEMPERATURE_HELP + " Default 0.38.")
+    vividness = vividness_field(required=False)
+    temperature = TemperatureField(required=False)
 
     def validate_image(self, upload):
         # The site's own check (gallery.forms.check_image): same formats,
@@ -136,7 +154,13 @@ class PhotoFilterSerializer(serializers.Serializer):
 
 
 class RerenderSerializer(serializers.Serializer):
-    temperature = TemperatureField()
+    vividness = vividness_field(required=False)
+    temperature = TemperatureField(required=False)
+
+    def validate(self, data):
+        if not data:
+            raise serializers.ValidationError("Give a vividness (0 to 100), a temperature, or both.")
+        return data
 
 
 class ResultQuerySerializer(serializers.Serializer):
@@ -180,9 +204,9 @@ def field_errors(name, *fields):
     return type(name, (serializers.Serializer,), {f: messages() for f in (*fields, "non_field_errors")})
 
 
-PhotoCreateErrorSerializer = field_errors("PhotoCreateError", "image", "gallery", "temperature")
+PhotoCreateErrorSerializer = field_errors("PhotoCreateError", "image", "gallery", "vividness", "temperature")
 PhotoFilterErrorSerializer = field_errors("PhotoFilterError", "gallery", "status")
 GalleryErrorSerializer = field_errors("GalleryError", "name")
-RerenderErrorSerializer = field_errors("RerenderError", "temperature")
+RerenderErrorSerializer = field_errors("RerenderError", "vividness", "temperature")
 ResultErrorSerializer = field_errors("ResultQueryError", "format", "quality")
 TokenLoginErrorSerializer = field_errors("TokenLoginError", "username", "password")

@@ -54,8 +54,8 @@ from gallery.api.serializers import (
     TokenSerializer,
 )
 from gallery.throttles import LoginThrottle, ThrottleAnonymousFirst
-from gallery.models import DEFAULT_GALLERY_KEPT, Gallery, Photo
-from gallery.photos import CONTENT_TYPES, NotColorized, PhotoNotStored, create_photo, original_response, result_response
+from gallery.models import DEFAULT_GALLERY_KEPT, Gallery, NotColorized, Photo
+from gallery.photos import CONTENT_TYPES, PhotoNotStored, create_photo, original_response, result_response
 
 logger = logging.getLogger("gallery")
 
@@ -368,7 +368,8 @@ class PhotoViewSet(
             # One transaction: a photo that is not stored gives its quota back.
             with transaction.atomic():
                 quota.consume(request.user)
-                photo = create_photo(gallery, data["image"], temperature=data.get("temperature"))
+                photo = create_photo(gallery, data["image"], temperature=data.get("temperature"),
+                                     vividness=data.get("vividness"))
         except PhotoNotStored as e:
             return Response({"detail": str(e)}, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "60"})
         except quota.QuotaExceeded as e:
@@ -426,14 +427,16 @@ class PhotoViewSet(
         return original_response(self.get_object())
 
     @extend_schema(
-        summary="Render the colors again at another temperature",
-        description="Re-decodes the stored prediction (milliseconds; the network does not run again) and "
-        "replaces the result. Does not count against the quota.",
+        summary="Render the colors again at another vividness or temperature",
+        description="Queues a re-render from the stored prediction (no network run, well under a second "
+        "on a worker) and answers at once with `rendering: true`; poll the photo until `rendering` is "
+        "false, then `vividness`, `temperature` and `result_url` are the new result's. A setting left out "
+        "keeps its current value. Does not count against the quota.",
         parameters=[PHOTO_ID],
         request=RerenderSerializer,
         responses={
-            200: PhotoSerializer,
-            400: OpenApiResponse(RerenderErrorSerializer, description="temperature missing or out of range."),
+            202: OpenApiResponse(PhotoSerializer, description="Queued; see `rendering`."),
+            400: OpenApiResponse(RerenderErrorSerializer, description="vividness or temperature missing or out of range."),
             401: NOT_AUTHENTICATED,
             404: NOT_FOUND,
             409: OpenApiResponse(
@@ -443,22 +446,17 @@ class PhotoViewSet(
     )
     @action(detail=True, methods=["post"], url_path="rerender", url_name="rerender")
     def rerender(self, request, pk=None):
-        from inference.jobs import rerender
-
         photo = self.get_object()
         serializer = RerenderSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        if photo.status != Photo.DONE or not photo.prediction:
-            return not_colorized(photo)
         try:
-            rerender(photo, serializer.validated_data["temperature"])
-        except FileNotFoundError:
-            logger.exception("Photo %s: cannot re-render", photo.pk)
-            return Response(
-                {"detail": "The saved colors of this photo are missing; it cannot be re-rendered."},
-                status=status.HTTP_409_CONFLICT,
-            )
-        return self._photo_response(photo)
+            photo.request_render(**serializer.validated_data)
+        except NotColorized:
+            if photo.status == Photo.DONE:
+                return Response({"detail": "The saved colors of this photo are missing; it cannot be re-rendered."},
+                                status=status.HTTP_409_CONFLICT)
+            return not_colorized(photo)
+        return self._photo_response(photo, status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         summary="Queue a failed photo again",

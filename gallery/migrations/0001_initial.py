@@ -52,7 +52,8 @@ class Migration(migrations.Migration):
                 ('started_at', models.DateTimeField(blank=True, null=True)),
                 ('finished_at', models.DateTimeField(blank=True, null=True)),
                 ('model_version', models.CharField(blank=True, max_length=100)),
-                ('temperature', models.FloatField(default=gallery.models.default_temperature)),
+                # 0.38 came from settings.DEFAULT_TEMPERATURE, through a function since removed (0002).
+                ('temperature', models.FloatField(default=0.38)),
                 ('prediction', models.FileField(blank=True, max_length=255, upload_to='')),
                 ('result', models.FileField(blank=True, max_length=255, upload_to='')),
                 ('after', models.FileField(blank=True, max_length=255, upload_to='')),

@@ -15,14 +15,31 @@
     setPos();
   }
 
-  // Vividness: re-render from the stored prediction when the control is
-  // released (mouse) or changed (keyboard).
+  // Vividness: when the control is released (mouse) or changed (keyboard),
+  // ask for a re-render (a job decodes the stored prediction), then poll the
+  // photo's status until it is done and show the new colors.
   var vivid = document.getElementById("vividness");
   var after = document.getElementById("after-image");
   var state = document.getElementById("render-state");
   var csrfInput = document.querySelector("input[name=csrfmiddlewaretoken]");
   if (vivid && after && csrfInput) {
     var inFlight = false, again = false;
+    var finish = function () {
+      inFlight = false;
+      if (again) { again = false; render(); }
+    };
+    var poll = function () {
+      fetch(vivid.dataset.statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (d) {
+          if (d.rendering) { setTimeout(poll, 400); return; }
+          if (d.render_error) { state.textContent = d.render_error; finish(); return; }
+          after.onload = function () { state.textContent = "Vividness " + d.vividness + " saved."; after.onload = null; };
+          after.src = d.after;
+          finish();
+        })
+        .catch(function () { setTimeout(poll, 1500); });
+    };
     var render = function () {
       if (inFlight) { again = true; return; }
       inFlight = true;
@@ -33,17 +50,15 @@
         headers: { "X-CSRFToken": csrfInput.value, Accept: "application/json" }
       })
         .then(function (r) { return r.json().then(function (d) { return r.ok ? d : Promise.reject(d.error || r.status); }); })
-        .then(function (d) {
-          after.onload = function () { state.textContent = "Vividness " + d.vividness + " saved."; after.onload = null; };
-          after.src = d.after;
-        })
-        .catch(function (err) { state.textContent = "Could not re-color: " + err; })
-        .then(function () {
-          inFlight = false;
-          if (again) { again = false; render(); }
-        });
+        .then(function () { setTimeout(poll, 300); })
+        .catch(function (err) { state.textContent = "Could not re-color: " + err; finish(); });
     };
     vivid.addEventListener("change", render);
+    if (vivid.dataset.rendering === "true") {  // asked before this page loaded
+      inFlight = true;
+      state.textContent = "Re-coloring…";
+      poll();
+    }
   }
 
   // Live status while queued or colorizing: reload when it finishes.

@@ -1,6 +1,7 @@
 """
 Start the whole product on one machine: the web server (gunicorn) and one or
-more `rqworker colorize` processes, stopped together on Ctrl-C.
+more `rqworker render colorize` processes (re-renders first, then
+colorization), stopped together on Ctrl-C.
 
 Without REDIS_URL, this command starts the embedded Redis itself and passes
 its socket to every child as REDIS_URL=unix://..., so that the web server
@@ -33,6 +34,9 @@ PLAIN_HTTP_ENV = {"SECURE_SSL_REDIRECT": "False", "SECURE_COOKIES": "False", "SE
 # How long children get to finish their current request or job after the
 # stop signal before they are killed.
 STOP_GRACE_SECONDS = 15
+# In the order a worker serves them: a re-render (well under a second) never
+# waits behind a gallery's worth of uploads.
+WORKER_QUEUES = ("render", "colorize")
 
 
 class Command(BaseCommand):
@@ -60,7 +64,7 @@ class Command(BaseCommand):
              "--workers", str(web_workers), "--threads", "4", "--timeout", "120",
              "--access-logfile", "-"],
         ]
-        commands += [[sys.executable, manage, "rqworker", "colorize"] for _ in range(workers)]
+        commands += [[sys.executable, manage, "rqworker", *WORKER_QUEUES] for _ in range(workers)]
 
         # SIGTERM (from a process manager) stops us the same way Ctrl-C does;
         # SIGINT is set explicitly because a shell starting us in the
