@@ -89,6 +89,10 @@ class Participant:
             if Answer.objects.filter(participant=self.id, pair_id=pair_id).exists():
                 return Outcome(counted=False, refusal="repeat")
             return Outcome(counted=False, refusal="not-shown")
+        if not Pair.objects.filter(pk=pair_id).exists():  # withdrawn while on show
+            self.state.pop("pending", None)
+            self._save()
+            return Outcome(counted=False, refusal="not-shown")
         correct = choice == pending["real"]
         try:
             with transaction.atomic():

@@ -141,6 +141,30 @@ def test_logging_in_does_not_give_a_second_answer(client, pairs, owner):
     assert Answer.objects.count() == 1
 
 
+def test_two_requests_racing_with_one_session_count_once(client, pairs):
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from study.trials import Participant
+
+    pair, _, real_at = show(client)
+    key = client.cookies["sessionid"].value
+    # Both requests loaded the session while the pair was on show, as two tabs or a double
+    # click would: the database, not the session, decides.
+    first, second = Participant(SessionStore(key)), Participant(SessionStore(key))
+    assert first.answer(pair, real_at).counted
+    late = second.answer(pair, 1 - real_at)
+    assert not late.counted and late.refusal == "repeat"
+    assert Answer.objects.count() == 1 and Answer.objects.get().correct
+
+
+def test_a_pair_withdrawn_while_on_show_is_not_counted(client, pairs):
+    pair, _, real_at = show(client)
+    Pair.objects.filter(pk=pair).delete()
+    r = answer(client, pair, real_at)
+    assert r.status_code == 409 and Answer.objects.count() == 0
+    assert client.get("/study/next.json").json()["pair"] != pair
+
+
 def test_two_sessions_count_separately(pairs):
     one, two = Client(), Client()
     for client in (one, two):
