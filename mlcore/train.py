@@ -26,6 +26,7 @@ from .losses import LOSSES, compute_loss, output_channels
 from .networks import ARCHITECTURES, build_model, count_parameters, has_pretrained_encoder
 from .quantize import SOFT_NEIGHBOURS, SOFT_SIGMA, ab_bin_centres
 from .rebalance import BinCounter, rebalance_weights
+from .semantic import SemanticJudge, semantic_loss
 
 
 @dataclass
@@ -49,6 +50,7 @@ class TrainConfig:
     finetune_epochs: int = 0   # lite0: unfreeze the encoder for the last N epochs
     flip: bool = False         # lite0 on cached features: also cache the mirrored photos' features and train on both
     exclude_sources: tuple = ()  # leave these sources out of training and validation (generalization studies)
+    semantic_weight: float = 0.0  # weight of the semantic-consistency term (mlcore/semantic.py); 0 = off
     precision: str = "bf16"    # autocast to bfloat16 (about 1.5x faster on a CPU with AVX512-BF16), or fp32
     limit: int | None = None   # use only the first N training images (quick runs, tests)
     max_minutes: float | None = None  # stop after the epoch that crosses this wall-clock budget
@@ -98,9 +100,11 @@ def compute_bin_weights(idx_array, num_bins):
 def cached_encoder_features(model, arrays, count, device, directory, show=True, desc="features", mirrored=False):
     """Frozen-encoder features, computed once per split, size and count and kept on disk:
     the ImageNet weights never change, so every run on the same data can reuse them.
-    `mirrored`: the features of the horizontally flipped photos (flip augmentation)."""
+    `mirrored`: the features of the horizontally flipped photos (flip augmentation).
+    A cache with fewer tensors than this encoder gives (no context vector) is made again."""
     directory = Path(directory)
-    if not (directory / "done").exists():
+    needed = 5 if getattr(model.encoder, "head", None) is not None else 4
+    if not (directory / "done").exists() or len(list(directory.glob("f*.npy"))) < needed:
         feats = encoder_features(model, arrays, count, device, desc=desc, show=show, mirrored=mirrored)
         directory.mkdir(parents=True, exist_ok=True)
         for i, f in enumerate(feats):
@@ -210,6 +214,13 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
     bin_weights, prior = compute_bin_weights(train_arrays.idx[np.sort(train_rows)] if cfg.exclude_sources
                                              else train_arrays.idx[:n_train], len(centres))
     bin_weights_t = torch.from_numpy(bin_weights).to(device)
+    centres_t = torch.from_numpy(centres).float().to(device)
+    judge = None
+    if cfg.semantic_weight:
+        if cfg.loss == "l2":
+            raise ValueError("--semantic-weight needs a classification loss (it reads the bin distribution)")
+        judge = SemanticJudge().to(device)
+    objective = Objective(cfg, bin_weights_t, judge, centres_t, device)
 
     model = build_model(cfg.arch, output_channels(cfg.loss, len(centres)), cfg.width).to(device)
     if cfg.init_from and not cfg.resume:
@@ -242,8 +253,9 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
     cached_train = cached_val = mirrored_train = None
     first_finetune_epoch = cfg.epochs - cfg.finetune_epochs
     if is_lite and start_epoch < first_finetune_epoch:
-        # Features of the whole split are cached (indexed like the split's arrays).
-        features = f"{cfg.arch}_features"
+        # Features of the whole split are cached (indexed like the split's arrays), shared by the
+        # lite0 architectures: lite0ctx's five tensors are lite0's four plus the pooled head.
+        features = "lite0_features"
         train_dir = cache_dir(cfg.data, "train", cfg.size, cfg.neighbours, cfg.sigma) / features
         mirror_dir = cache_dir(cfg.data, "train", cfg.size, cfg.neighbours, cfg.sigma) / f"{features}_mirrored"
         val_dir = cache_dir(cfg.data, "val", cfg.size, cfg.neighbours, cfg.sigma) / features
@@ -292,7 +304,7 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
                 group["lr"] = lr_at(epoch * steps_per_epoch + step, total_steps, cfg.lr * (0.1 if i else 1.0))
             with autocast:
                 outputs = forward(train_model if not use_cached else model, batch, use_cached)
-            loss = compute_loss(cfg.loss, outputs, batch, bin_weights_t)
+            loss = objective(outputs, batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if use_cached and ddp.enabled:
@@ -302,7 +314,7 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
             seen += len(indices)
             bar.set_postfix(loss=f"{running / seen:.4f}", img_s=f"{seen * ddp.world / (time.time() - t_epoch):.0f}")
         train_loss = ddp.all_mean(running / max(1, seen))
-        val_loss = evaluate_loss(model, val_arrays, cached_val if use_cached else None, cfg, device, bin_weights_t,
+        val_loss = evaluate_loss(model, val_arrays, cached_val if use_cached else None, device, objective,
                                  autocast, rows=val_rows)
         epoch_time = time.time() - t_epoch
         record = {"event": "epoch", "epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
@@ -351,8 +363,26 @@ def rows_without(data_dir, split, exclude_sources):
     return np.array([i for i, r in enumerate(rows) if r["source"] not in exclude_sources], dtype=np.int64)
 
 
+class Objective:
+    """The training loss: the chosen per-pixel loss, plus the semantic-consistency term when
+    its weight is set (then validation counts it too, so the saved epoch is chosen on both)."""
+
+    def __init__(self, cfg, bin_weights, judge=None, centres=None, device=None):
+        self.cfg, self.bin_weights, self.judge, self.centres = cfg, bin_weights, judge, centres
+        self.device_type = getattr(device, "type", "cpu")
+
+    def __call__(self, outputs, batch):
+        loss = compute_loss(self.cfg.loss, outputs, batch, self.bin_weights)
+        if self.judge is not None:
+            # The classifier runs in bfloat16 like the decoder (it is most of a step's cost).
+            with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
+                term = semantic_loss(self.judge, batch["L"], outputs, batch["ab"], self.centres)
+            loss = loss + self.cfg.semantic_weight * term.float()
+        return loss
+
+
 @torch.no_grad()
-def evaluate_loss(model, arrays, cached, cfg, device, bin_weights_t, autocast, batch_size=128, rows=None):
+def evaluate_loss(model, arrays, cached, device, objective, autocast, batch_size=128, rows=None):
     model.eval()
     batches = Batches(arrays, len(arrays), cached)
     rows = np.arange(len(arrays)) if rows is None else rows
@@ -362,6 +392,6 @@ def evaluate_loss(model, arrays, cached, cfg, device, bin_weights_t, autocast, b
         batch = batches.get(indices, device)
         with autocast:
             outputs = forward(model, batch, cached is not None)
-        total += compute_loss(cfg.loss, outputs, batch, bin_weights_t).item() * len(indices)
+        total += objective(outputs, batch).item() * len(indices)
         count += len(indices)
     return total / count

@@ -196,9 +196,9 @@ def test_lite0ctx_trains_with_mirrored_features_and_colorizes(prepared, tmp_path
     call_command("train_colorizer", "--data", str(prepared), "--out", str(out), "--arch", "lite0ctx", "--size", "32",
                  "--epochs", "1", "--flip", "--batch-size", "8", "--device", "cpu", "--no-progress", verbosity=0)
     cache = next((prepared / "cache").glob("train_s32_*"))
-    assert (cache / "lite0ctx_features_mirrored" / "done").exists()
+    assert (cache / "lite0_features_mirrored" / "done").exists()
     # Five cached tensors: four feature maps and the pooled head vector the context branch reads.
-    assert len(list((cache / "lite0ctx_features").glob("f*.npy"))) == 5
+    assert len(list((cache / "lite0_features").glob("f*.npy"))) == 5
     ckpt = read_checkpoint(out)
     assert ckpt["arch"] == "lite0ctx" and not ckpt["encoder_included"]
     assert any(k.startswith("decoder.context.") for k in ckpt["state_dict"])
@@ -232,3 +232,14 @@ def test_excluding_a_source_leaves_it_out_of_training_and_validation(prepared, t
     with pytest.raises(CommandError, match="no source named nowhere"):
         call_command("train_colorizer", "--data", str(prepared), "--out", str(tmp_path / "x.pt"), "--epochs", "1",
                      "--exclude-source", "nowhere", *TINY, verbosity=0)
+
+
+def test_semantic_weight_adds_the_classifier_term_to_training_and_validation(prepared, tmp_path):
+    plain, semantic = tmp_path / "plain.pt", tmp_path / "semantic.pt"
+    common = ["--data", str(prepared), "--arch", "lite0", "--size", "32", "--epochs", "1", "--batch-size", "8",
+              "--device", "cpu", "--no-progress", "--precision", "fp32"]
+    call_command("train_colorizer", *common, "--out", str(plain), verbosity=0)
+    call_command("train_colorizer", *common, "--out", str(semantic), "--semantic-weight", "1", verbosity=0)
+    val = lambda p: json.loads(Path(f"{p}.log.jsonl").read_text().splitlines()[1])["val_loss"]
+    # Same seed and data: the only difference is the KL term, which is positive for an untrained decoder.
+    assert val(semantic) > val(plain)

@@ -171,3 +171,32 @@ def test_a_tiny_model_learns_generated_images(loss):
         opt.step()
         losses.append(value.item())
     assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:3])
+
+
+def test_the_differentiable_lab_to_srgb_agrees_with_the_numpy_conversion():
+    from mlcore.color import lab_to_rgb_float, rgb_to_lab
+    from mlcore.semantic import lab_to_srgb
+
+    rgb = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    lab = torch.from_numpy(rgb_to_lab(rgb)).permute(2, 0, 1)[None]
+    got = lab_to_srgb(lab[:, :1], lab[:, 1:])[0].permute(1, 2, 0).numpy()
+    assert np.abs(got - lab_to_rgb_float(rgb_to_lab(rgb))).max() < 1e-4
+    assert np.abs(got * 255 - rgb).max() < 0.6
+
+
+def test_the_semantic_loss_is_zero_for_the_true_colours_and_has_gradients_otherwise():
+    from mlcore.quantize import ab_bin_centres
+    from mlcore.semantic import SemanticJudge, semantic_loss
+
+    torch.manual_seed(0)
+    judge = SemanticJudge()  # the real ImageNet weights (a random head answers every photo alike)
+    centres = torch.from_numpy(ab_bin_centres()).float()
+    lightness = torch.rand(2, 1, 32, 32) * 100
+    target = torch.randint(0, len(centres), (2, 8, 8))
+    sharp = torch.nn.functional.one_hot(target, len(centres)).permute(0, 3, 1, 2).float() * 100.0
+    ab_true = centres[target].permute(0, 3, 1, 2)
+    assert semantic_loss(judge, lightness, sharp, ab_true, centres).item() < 1e-4
+    logits = torch.zeros(2, len(centres), 8, 8, requires_grad=True)
+    loss = semantic_loss(judge, lightness, logits, ab_true, centres)
+    loss.backward()
+    assert loss.item() > 0 and logits.grad.abs().sum() > 0

@@ -37,6 +37,8 @@ class Command(BaseCommand):
                             help="lite0: flip augmentation on cached features (caches the mirrored photos' features too)")
         parser.add_argument("--exclude-source", action="append", default=[], metavar="SOURCE",
                             help="leave a source out of training and validation (repeatable; e.g. coco for a leave-one-source-out study)")
+        parser.add_argument("--semantic-weight", type=float, default=0.0,
+                            help="add the semantic-consistency loss (KL of EfficientNet-Lite0's ImageNet classes, true vs colorized photo) at this weight")
         parser.add_argument("--precision", choices=("bf16", "fp32"), default=d.precision)
         parser.add_argument("--limit", type=int, help="use only the first N training images")
         parser.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this budget")
@@ -49,7 +51,7 @@ class Command(BaseCommand):
                           device=opts["device"], seed=opts["seed"], neighbours=opts["neighbours"],
                           finetune_epochs=opts["finetune_epochs"], precision=opts["precision"], limit=opts["limit"],
                           max_minutes=opts["max_minutes"], flip=opts["flip"],
-                          exclude_sources=tuple(opts["exclude_source"]))
+                          exclude_sources=tuple(opts["exclude_source"]), semantic_weight=opts["semantic_weight"])
         try:
             result = train(cfg, show_progress=not opts["no_progress"] and opts["verbosity"] > 0,
                            log=lambda msg: self.stdout.write(msg) if opts["verbosity"] > 0 else None)
