@@ -150,6 +150,13 @@ class Photo(models.Model):
     # browser cannot show a TIFF, and a 40 Mpx PNG is no page element.
     before = models.FileField(max_length=255, blank=True)
     thumbnail = models.FileField(max_length=255, blank=True)
+    # What the upload's own colour was (mlcore.inputcolor): the colorizer
+    # uses only lightness, which people should hear about when it matters.
+    INPUT_GRAY, INPUT_TINTED, INPUT_COLOR = "gray", "tinted", "color"
+    input_color = models.CharField(
+        max_length=8, default=INPUT_GRAY,
+        choices=[(INPUT_GRAY, "Gray"), (INPUT_TINTED, "Tinted (sepia or toned)"), (INPUT_COLOR, "In color")],
+    )
 
     # The colorization job.
     status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=QUEUED, db_index=True)
@@ -222,6 +229,26 @@ class Photo(models.Model):
             return self.finished_at - self.started_at
         return None
 
+    @property
+    def warnings(self):
+        """What people should know about this photo's input, as {code, message}."""
+        if self.input_color == self.INPUT_COLOR:
+            return [{"code": "already_in_colour", "message": (
+                "This photo is already in color. It is colorized from its lightness alone, "
+                "so its own colors are replaced by the model's.")}]
+        if self.input_color == self.INPUT_TINTED:
+            return [{"code": "tinted", "message": (
+                "This scan is tinted (sepia or toned). It is colorized from its lightness, "
+                "so the tint is replaced by natural colors.")}]
+        return []
+
+    @property
+    def provenance(self):
+        """How the current result was made, as its file says (gallery/provenance.py)."""
+        from gallery.provenance import describe
+
+        return describe(self)
+
     def status_dict(self):
         """What the status endpoint and the page's script need."""
         return {
@@ -239,6 +266,7 @@ class Photo(models.Model):
             "temperature": self.temperature,
             "rendering": self.is_rendering,
             "render_error": self.render_error,
+            "warnings": self.warnings,
         }
 
     # -- files ------------------------------------------------------------
@@ -263,14 +291,19 @@ class Photo(models.Model):
         except (NotImplementedError, OSError):
             pass  # an object store has no folders; or someone left a file
 
-    def store_rendering(self, image):
+    def store_rendering(self, image, vividness=None, temperature=None):
         """Save a full-resolution color rendering as the result, with its
         display version and a color thumbnail. Returns the names replaced,
         for the caller to delete once the row points at the new ones."""
+        from gallery import provenance
+
         self.render_count += 1
         n = self.render_count
+        # The file says it was colorized, and by what (gallery/provenance.py).
+        facts = provenance.describe(self, timezone.now(), vividness, temperature)
+        params = provenance.png_params(facts, provenance.original_exif(self)) if facts else {}
         replaced = [
-            self.save_file("result", f"result-{n}.png", encode_png(image)),
+            self.save_file("result", f"result-{n}.png", encode_png(image, **params)),
             self.save_file("after", f"after-{n}.jpg", encode_jpeg(image, DISPLAY_SIZE)),
             self.save_file("thumbnail", f"thumb-{n}.jpg", encode_jpeg(image, THUMBNAIL_SIZE)),
         ]
@@ -307,9 +340,10 @@ class Photo(models.Model):
             prediction = colorizer.predict(image)
             vividness, temperature = prediction.settings(self.vividness, self.temperature)
             rendering = render(prediction, image, vividness, temperature)
+            self.model_version = colorizer.version  # for the result's provenance
             replaced = [self.save_file("prediction", "prediction.npz", prediction.to_bytes())]
             written.append(self.prediction.name)
-            replaced += self.store_rendering(rendering)
+            replaced += self.store_rendering(rendering, vividness, temperature)
             written += [self.result.name, self.after.name, self.thumbnail.name]
             finished = self._transition(
                 status=self.DONE,
@@ -405,7 +439,7 @@ class Photo(models.Model):
             logger.exception("Photo %s: cannot re-render", self.pk)
             still_asked.update(render_requested_at=None, render_error=f"Could not re-color this photo: {e}"[:500])
             return "failed"
-        replaced = self.store_rendering(rendering)
+        replaced = self.store_rendering(rendering, vividness, temperature)
         written = [self.result.name, self.after.name, self.thumbnail.name]
         done = still_asked.update(
             vividness=round(vividness), temperature=temperature, result=self.result.name, after=self.after.name,
@@ -472,21 +506,21 @@ def _fit(image, size):
     return image.resize(fitted, Image.Resampling.BICUBIC, reducing_gap=2.0)
 
 
-def encode_jpeg(image, max_size=None, quality=DISPLAY_JPEG_QUALITY):
+def encode_jpeg(image, max_size=None, quality=DISPLAY_JPEG_QUALITY, **params):
     if max_size:
         image = _fit(image, max_size)
     if image.mode not in ("RGB", "L"):
         image = flatten(image)
     buf = io.BytesIO()
-    image.save(buf, "JPEG", quality=quality, optimize=True)
+    image.save(buf, "JPEG", quality=quality, optimize=True, **params)
     return buf.getvalue()
 
 
-def encode_png(image):
+def encode_png(image, **params):
     # Level 1: about 4x faster than the default 6 for files 3% larger; on a CPU worker the
     # PNG encoder took a third of each job.
     buf = io.BytesIO()
-    image.save(buf, "PNG", compress_level=1)
+    image.save(buf, "PNG", compress_level=1, **params)
     return buf.getvalue()
 
 

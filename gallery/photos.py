@@ -51,6 +51,7 @@ def create_photo(gallery, checked, temperature=None, vividness=None):
     be written.
     """
     from mlcore.imageio import load_image
+    from mlcore.inputcolor import classify
 
     upload = checked.upload
     data = upload.read()
@@ -64,6 +65,7 @@ def create_photo(gallery, checked, temperature=None, vividness=None):
         width=image.width,  # after EXIF rotation: what people see
         height=image.height,
         size_bytes=len(data),
+        input_color=classify(image),
         temperature=temperature,
     )
     if vividness is not None:
@@ -105,9 +107,13 @@ def result_response(photo, fmt="png", quality=JPEG_QUALITY_DEFAULT):
         return serve_file(photo.result.name, "image/png", filename=f"{stem}.png", attachment=True)
     from PIL import Image
 
+    from gallery import provenance
+
     with default_storage.open(photo.result.name, "rb") as f:
-        image = flatten(Image.open(io.BytesIO(f.read())))
-    return serve_bytes(encode_jpeg(image, quality=quality), "image/jpeg", f"{stem}.jpg")
+        png = Image.open(io.BytesIO(f.read()))
+        params = provenance.jpeg_params(png)  # the PNG's provenance, carried over
+        image = flatten(png)
+    return serve_bytes(encode_jpeg(image, quality=quality, **params), "image/jpeg", f"{stem}.jpg")
 
 
 def serve_file(name, content_type, filename=None, attachment=False):

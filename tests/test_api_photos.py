@@ -27,7 +27,7 @@ from tests.conftest import image_bytes, run_worker
 
 FIELDS = [
     "id", "gallery", "status", "error", "width", "height", "vividness", "temperature", "rendering", "model_version",
-    "created_at", "finished_at", "original_url", "result_url",
+    "created_at", "finished_at", "original_url", "result_url", "warnings", "provenance",
 ]
 
 

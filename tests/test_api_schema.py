@@ -31,7 +31,7 @@ OPERATIONS = {
 }
 PHOTO_FIELDS = {
     "id", "gallery", "status", "error", "width", "height", "vividness", "temperature", "rendering", "model_version",
-    "created_at", "finished_at", "original_url", "result_url",
+    "created_at", "finished_at", "original_url", "result_url", "warnings", "provenance",
 }
 # Examples per operation for schemathesis: enough to reach every documented
 # answer of most operations, few enough to run in seconds.
@@ -94,7 +94,7 @@ def test_the_schema_has_every_field(schema):
     assert set(components["Photo"]["required"]) == PHOTO_FIELDS
     status_ref = components["Photo"]["properties"]["status"]["allOf"][0]["$ref"].rsplit("/", 1)[-1]
     assert components[status_ref]["enum"] == ["queued", "running", "done", "failed"]
-    for nullable in ("error", "model_version", "finished_at", "result_url", "temperature"):
+    for nullable in ("error", "model_version", "finished_at", "result_url", "temperature", "provenance"):
         assert components["Photo"]["properties"][nullable].get("nullable"), nullable
     assert set(components["Gallery"]["properties"]) == {"id", "name", "photo_count", "created_at"}
     create = components["PhotoCreateRequest"]

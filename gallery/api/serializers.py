@@ -66,6 +66,26 @@ class GallerySerializer(serializers.ModelSerializer):
         return gallery.photos.count()
 
 
+class ProvenanceSerializer(serializers.Serializer):
+    """What the result file itself says (PNG text and XMP; EXIF and XMP in a JPEG)."""
+
+    software = serializers.CharField(help_text="Always `colorsite`.")
+    model_version = serializers.CharField()
+    vividness = serializers.IntegerField()
+    temperature = serializers.FloatField(allow_null=True, help_text="null: the model's own.")
+    colorized_at = serializers.DateTimeField()
+    source = serializers.CharField(help_text="The original's file name.")
+
+
+class PhotoWarningSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(
+        choices=["already_in_colour", "tinted"],
+        help_text="`already_in_colour`: the upload was a color photo, colorized from its lightness alone; "
+        "`tinted`: a sepia or toned scan, whose tint is replaced.",
+    )
+    message = serializers.CharField(help_text="The same, in words for people.")
+
+
 class PhotoSerializer(serializers.ModelSerializer):
     gallery = serializers.IntegerField(source="gallery_id", read_only=True, help_text="The gallery's id.")
     status = serializers.ChoiceField(
@@ -89,13 +109,17 @@ class PhotoSerializer(serializers.ModelSerializer):
     finished_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="When the job ended.")
     original_url = serializers.SerializerMethodField(help_text="The original, as uploaded.")
     result_url = serializers.SerializerMethodField(help_text="The colorized photo at full resolution; null until done.")
+    warnings = PhotoWarningSerializer(many=True, read_only=True, help_text="What to know about the input; often empty.")
+    provenance = serializers.SerializerMethodField(
+        help_text="How the result was made, as its file's metadata says; null until done."
+    )
 
     class Meta:
         model = Photo
         fields = [
             "id", "gallery", "status", "error", "width", "height", "vividness", "temperature", "rendering",
             "model_version",
-            "created_at", "finished_at", "original_url", "result_url",
+            "created_at", "finished_at", "original_url", "result_url", "warnings", "provenance",
         ]
 
     @extend_schema_field(serializers.CharField(allow_null=True))
@@ -105,6 +129,10 @@ class PhotoSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_model_version(self, photo):
         return photo.model_version or None
+
+    @extend_schema_field(ProvenanceSerializer(allow_null=True))
+    def get_provenance(self, photo):
+        return photo.provenance if photo.status == Photo.DONE else None
 
     def _url(self, name, photo):
         path = reverse(name, args=[photo.pk])
