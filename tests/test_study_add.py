@@ -183,3 +183,20 @@ def test_a_file_that_is_not_a_model_is_refused_without_running_it(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"junk")
     with pytest.raises(ValueError, match="not a colorsite model"):
         read_summary(tmp_path / "junk.pt")
+
+
+def test_pairs_stored_before_padding_are_padded_by_the_migration(db):
+    from django.apps import apps as global_apps
+
+    from study.pairs import encode
+
+    migration = __import__("study.migrations.0002_pad_pair_files", fromlist=["pad_existing_pairs"])
+    small, large = encode(Image.new("RGB", (64, 64), "gray")), encode(Image.fromarray(
+        np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)))
+    pair = Pair.store(real_jpeg=large, fake_jpeg=small, size=(64, 64), model_version="old",
+                      source="x.jpg", source_sha256="0" * 64)
+    migration.pad_existing_pairs(global_apps, None)
+    pair.refresh_from_db()
+    assert len(pair.image(True)) == len(pair.image(False)) == len(large) + 4
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(pair.image(False)))),
+                          np.asarray(Image.open(io.BytesIO(small))))
