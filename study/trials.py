@@ -49,13 +49,15 @@ class Participant:
 
     def current(self):
         """The pair on show: {"pair": id, "tokens": [t0, t1]}, drawing a new one at random from
-        those this participant has not answered when none is on show; None when none is left.
+        those of photos this participant has not seen when none is on show; None when none is left.
         Asking again returns the same pair with the same tokens, so reloading cannot re-draw."""
         pending = self.state.get("pending")
         if pending and Pair.objects.filter(pk=pending["pair"]).exists():
             return {"pair": pending["pair"], "tokens": pending["tokens"]}
-        done = Answer.objects.filter(participant=self.id).values("pair_id")
-        candidates = list(Pair.objects.exclude(pk__in=done).values_list("pk", flat=True))
+        # Each photo once per participant, whichever model colored it: having seen a photo's
+        # real colors once, one would recognise them in the next model's pair of it.
+        seen = Pair.objects.filter(answers__participant=self.id).values("source_sha256")
+        candidates = list(Pair.objects.exclude(source_sha256__in=seen).values_list("pk", flat=True))
         if not candidates:
             if pending:
                 self.state.pop("pending")

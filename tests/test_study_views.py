@@ -133,6 +133,23 @@ def test_a_pair_counts_once_per_session(client, pairs):
     assert Answer.objects.count() == len(pairs)
 
 
+def test_a_photo_is_shown_once_per_session_whichever_model_colored_it(client, db):
+    # Two models' pairs of the same two photos: four pairs, two photos.
+    for version in ("model-a", "model-b"):
+        for n in range(2):
+            make_pair(version, n)
+    shown = []
+    for _ in range(2):
+        pair, _, real_at = show(client)
+        shown.append(Pair.objects.get(pk=pair))
+        assert answer(client, pair, real_at).status_code == 200
+    assert len({p.source_sha256 for p in shown}) == 2
+    assert client.get("/study/next.json").json()["pair"] is None
+    # Another visitor gets the same photos, each from either model, drawn at random.
+    other = Client()
+    assert show(other)[0] in set(Pair.objects.values_list("pk", flat=True))
+
+
 def test_logging_in_does_not_give_a_second_answer(client, pairs, owner):
     pair, _, real_at = show(client)
     assert answer(client, pair, real_at).status_code == 200
