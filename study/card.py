@@ -6,6 +6,7 @@ modification time or size changes.
 """
 
 import json
+import logging
 import os
 import threading
 from datetime import datetime
@@ -15,6 +16,7 @@ from django.conf import settings
 from mlcore.modelfile import DEFAULT_RESULTS_PATH, read_summary
 from mlcore.paths import model_path
 
+logger = logging.getLogger("gallery")
 _cache = {}
 _lock = threading.Lock()
 
@@ -96,22 +98,30 @@ def model_facts():
 
 
 def evaluation():
-    """Table 1 and the curves of the stored evaluation, or None when there is none.
+    """Table 1 and the curves of the stored evaluation, or None when there is none (or it is
+    not what `evaluate --json` writes: the page then says so rather than failing).
 
     {"n_images", "rows": [{label, is_model, auc_plain, ...}], "model_row", "charts": [...]}
     """
     try:
         data = _cached(DEFAULT_RESULTS_PATH, _read_json)
-    except (OSError, ValueError):
+        return _table(data) if data else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        logger.warning("Cannot read the stored evaluation %s: %r", DEFAULT_RESULTS_PATH, exc)
         return None
-    if not data or not data.get("rows"):
-        return None
+
+
+def _table(data):
     rows = []
     for row in data["rows"]:
         is_model = row["method"] not in BASELINE_LABELS
+        # The first model row is the shipped model; any other (an evaluation of several
+        # models) keeps its own name.
+        first = is_model and not any(r["is_model"] for r in rows)
         rows.append({**row, "is_model": is_model,
-                     "label": "This model" if is_model
-                     else BASELINE_LABELS[row["method"]]})
+                     "label": BASELINE_LABELS.get(row["method"]) or ("This model" if first else row["method"])})
+    if not rows:
+        return None
     model_row = next((r for r in rows if r["is_model"]), None)
     return {
         "n_images": data.get("n_images"),

@@ -117,3 +117,20 @@ def test_the_footer_and_the_home_page_link_to_the_model_page_and_the_study(clien
     assert 'href="/model/"' in home and 'href="/study/"' in home
     footer = html_of(client).split('class="footer"')[1]
     assert 'href="/model/"' in footer
+
+
+@pytest.mark.parametrize("content", ["not json", "[]", '{"rows": [{"no method": 1}]}', '{"rows": "x"}'])
+def test_a_damaged_results_file_gives_the_page_without_table_1(client, db, results_file, content):
+    results_file.write_text(content)
+    html = html_of(client)
+    assert "No measurement of this model is stored yet" in html
+
+
+def test_an_evaluation_of_several_models_names_the_others(client, db, results_file):
+    data = copy.deepcopy(SHIPPED)
+    extra = copy.deepcopy(next(r for r in data["rows"] if "model" in r))
+    extra.update(method="experiment", model="lite0-l2-0123456789")
+    data["rows"].append(extra)
+    results_file.write_text(json.dumps(data))
+    html = html_of(client)
+    assert html.count(">This model<") == 1 and ">experiment<" in html
