@@ -120,6 +120,10 @@ class Processes:
             "COLORSITE_VAR_DIR": str(tmp_path / "var"),
             "SWEEP_INTERVAL": "1",
             "PYTHONUNBUFFERED": "1",
+            # Production's defaults (DEBUG off, HTTPS only), served on plain HTTP on loopback.
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "False",
+            "SECURE_COOKIES": "False",
         }
 
     def start(self, args, name, **env):
@@ -405,7 +409,7 @@ def test_thirty_simultaneous_api_uploads_are_all_stored_or_refused_cleanly(proce
     processes.start([sys.executable, "-m", "gunicorn", "colorsite.wsgi", "--bind", f"127.0.0.1:{port}",
                      "--workers", "2", "--threads", "4", "--timeout", "60"], "web")
     url = f"http://127.0.0.1:{port}/api/v1/photos/"
-    wait_until(lambda: _answers(f"http://127.0.0.1:{port}/"), START_DEADLINE, "gunicorn to start", processes.logs)
+    wait_until(lambda: _answers(url, key), START_DEADLINE, "gunicorn to start", processes.logs)
     data, start, answers = image_bytes(size=(80, 60)), threading.Barrier(30), []
 
     def send(n):
@@ -425,9 +429,9 @@ def test_thirty_simultaneous_api_uploads_are_all_stored_or_refused_cleanly(proce
     assert Photo.objects.filter(owner=owner).count() == codes.count(202)
 
 
-def _answers(url):
+def _answers(url, key):
     try:
-        return requests.get(url, timeout=5).status_code == 200
+        return requests.get(url, headers={"Authorization": f"Token {key}"}, timeout=5).status_code == 200
     except requests.RequestException:
         return False
 
