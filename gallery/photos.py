@@ -19,6 +19,7 @@ from gallery.models import (
     NotColorized,
     Photo,
     encode_jpeg,
+    encode_png,
     flatten,
     new_photo_folder,
 )
@@ -114,6 +115,32 @@ def result_response(photo, fmt="png", quality=JPEG_QUALITY_DEFAULT):
         params = provenance.jpeg_params(png)  # the PNG's provenance, carried over
         image = flatten(png)
     return serve_bytes(encode_jpeg(image, quality=quality, **params), "image/jpeg", f"{stem}.jpg")
+
+
+def uncertainty_response(photo, overlay=False):
+    """How unsure the model was of each pixel's color (mlcore/uncertainty.py), as PNG: gray
+    at the photo's own size, 0 sure to 255 unsure; or, for the photo page, an orange overlay
+    at its display size. Raises NotColorized when there is no stored distribution (not
+    colorized yet, or a model that predicts one color per pixel)."""
+    from mlcore.render import Prediction
+    from mlcore.uncertainty import overlay_image, uncertainty_image
+
+    if photo.status != Photo.DONE or not photo.prediction:
+        raise NotColorized(photo)
+    try:
+        with default_storage.open(photo.prediction.name, "rb") as f:
+            prediction = Prediction.from_bytes(f.read())
+    except FileNotFoundError:
+        raise NotColorized(photo) from None
+    width, height = photo.width, photo.height
+    if overlay:
+        scale = min(1.0, DISPLAY_SIZE / max(width, height))
+        width, height = max(1, round(width * scale)), max(1, round(height * scale))
+    gray = uncertainty_image(prediction, width, height)
+    if gray is None:
+        raise NotColorized(photo)
+    image = overlay_image(gray) if overlay else gray
+    return serve_bytes(encode_png(image), "image/png", f"{photo.title}-uncertainty.png")
 
 
 def serve_file(name, content_type, filename=None, attachment=False):

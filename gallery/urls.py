@@ -26,6 +26,7 @@ urlpatterns = [
     path("photos/<int:pk>/retry", views.photo_retry, name="photo-retry"),
     path("photos/<int:pk>/delete", views.photo_delete, name="photo-delete"),
     path("photos/<int:pk>/share", views.photo_share, name="photo-share"),
+    path("photos/<int:pk>/uncertainty.png", views.photo_uncertainty, name="photo-uncertainty"),
     path("photos/<int:pk>/<str:kind>.jpg", views.photo_file, name="photo-file"),
     path("s/<str:token>/", views.shared_photo, name="shared-photo"),
     path("s/<str:token>/download", views.shared_download, name="shared-download"),

@@ -31,6 +31,7 @@ from gallery.photos import (
     original_response,
     result_response,
     serve_file,
+    uncertainty_response,
 )
 from gallery.throttles import LoginThrottle
 from mlcore.render import MAX_VIVIDNESS, MIN_VIVIDNESS, check_vividness
@@ -240,6 +241,16 @@ def photo(request, pk):
 @require_GET
 def photo_status(request, pk):
     return JsonResponse(_get_photo_for_user(request, pk).status_dict())
+
+
+@login_required
+@require_GET
+def photo_uncertainty(request, pk):
+    """The page's overlay of where the model was unsure of the colors."""
+    try:
+        return uncertainty_response(_get_photo_for_user(request, pk), overlay=True)
+    except NotColorized:
+        raise Http404 from None
 
 
 @login_required

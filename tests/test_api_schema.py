@@ -27,6 +27,7 @@ OPERATIONS = {
     ("get", "/api/v1/photos/"), ("post", "/api/v1/photos/"),
     ("get", "/api/v1/photos/{id}/"), ("delete", "/api/v1/photos/{id}/"),
     ("get", "/api/v1/photos/{id}/result/"), ("get", "/api/v1/photos/{id}/original/"),
+    ("get", "/api/v1/photos/{id}/uncertainty/"),
     ("post", "/api/v1/photos/{id}/rerender/"), ("post", "/api/v1/photos/{id}/retry/"),
 }
 PHOTO_FIELDS = {

@@ -101,16 +101,26 @@ def test_photos_keep_their_shape_small_ones_are_not_blown_up_and_galleries_have_
     photo = Photo.objects.get()
     page.goto(f"{site}/photos/{photo.pk}/")
     page.wait_for_selector("#compare")
-    assert images_loaded(page, "#compare img")
+    assert images_loaded(page, "#compare img:not(.uncertainty-overlay)")
 
     def shape(width):
         box = page.locator("#compare").bounding_box()
         assert box["width"] <= 2 * 90 + 1  # at most twice its own width
         assert abs(box["height"] / box["width"] - 160 / 90) < 0.02  # its own shape: no bars
-        duration = page.inner_text(".facts").split("Colorized in")[1].strip()
+        duration = page.inner_text(".facts").split("Colorized in")[1].strip().splitlines()[0]
         assert re.fullmatch(r"[1-9][0-9]* ms|[0-9]+\.[0-9] s", duration), duration  # never "0.0 s"
 
     at_both_widths(page, "photo-small-portrait", shape)
+
+    # The uncertainty overlay: fetched when turned on, over the photo, off again.
+    assert page.get_attribute("#uncertainty-overlay", "src") is None
+    page.check("#show-uncertainty")
+    page.wait_for_function("document.getElementById('uncertainty-overlay').complete"
+                           " && document.getElementById('uncertainty-overlay').naturalWidth === 90")
+    assert page.locator("#uncertainty-overlay").is_visible()
+    at_both_widths(page, "photo-uncertainty")
+    page.uncheck("#show-uncertainty")
+    assert not page.locator("#uncertainty-overlay").is_visible()
 
     page.click("#share-on")
     page.click("#copy-share")

@@ -55,7 +55,14 @@ from gallery.api.serializers import (
 )
 from gallery.throttles import LoginThrottle, ThrottleAnonymousFirst
 from gallery.models import DEFAULT_GALLERY_KEPT, Gallery, NotColorized, Photo
-from gallery.photos import CONTENT_TYPES, PhotoNotStored, create_photo, original_response, result_response
+from gallery.photos import (
+    CONTENT_TYPES,
+    PhotoNotStored,
+    create_photo,
+    original_response,
+    result_response,
+    uncertainty_response,
+)
 
 logger = logging.getLogger("gallery")
 
@@ -409,6 +416,29 @@ class PhotoViewSet(
         query.is_valid(raise_exception=True)
         try:
             return result_response(photo, query.validated_data["format"], query.validated_data["quality"])
+        except NotColorized:
+            return not_colorized(photo)
+
+    @extend_schema(
+        summary="The uncertainty map: how sure the model was of each pixel's color",
+        description="A grayscale PNG at the photo's size: the entropy of the model's color distribution "
+        "at each pixel, 0 (black) where it was sure, 255 (white) where many colors were as likely. Bright "
+        "areas are where a person may want to check or fix the colors.",
+        parameters=[PHOTO_ID],
+        responses={
+            (200, "image/png"): OpenApiResponse(BINARY, description="The uncertainty map."),
+            401: NOT_AUTHENTICATED,
+            404: NOT_FOUND,
+            409: OpenApiResponse(ErrorSerializer, description="Not colorized (yet), or by a model that gives "
+                                 "no distribution: see the photo's status."),
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="uncertainty", url_name="uncertainty",
+            content_negotiation_class=FileNegotiation)
+    def uncertainty(self, request, pk=None):
+        photo = self.get_object()
+        try:
+            return uncertainty_response(photo)
         except NotColorized:
             return not_colorized(photo)
 
