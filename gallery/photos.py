@@ -20,13 +20,12 @@ from gallery.models import (
     Photo,
     encode_jpeg,
     encode_png,
-    flatten,
     new_photo_folder,
 )
+from mlcore.imageio import JPEG_QUALITY as JPEG_QUALITY_DEFAULT
+from mlcore.imageio import flatten
 
 logger = logging.getLogger("gallery")
-
-JPEG_QUALITY_DEFAULT = 92
 CONTENT_TYPES = {
     "jpg": "image/jpeg",
     "png": "image/png",

@@ -97,14 +97,20 @@ class Colorizer:
         return torch.from_numpy(np.array(small, dtype=np.float32))[None, None]
 
     def predict(self, img):
-        out = self.outputs(self.network_input(img))[0]
+        return self.predict_many([img])[0]
+
+    def predict_many(self, imgs):
+        """Predictions for several photos from one pass of the network: on a GPU a batch
+        costs little more than one photo. Each equals predict() of that photo up to float rounding
+        (the network may pick other kernels for a batch)."""
+        outs = self.outputs(torch.cat([self.network_input(img) for img in imgs]))
+        return [self.prediction_from_outputs(out) for out in outs]
+
+    def prediction_from_outputs(self, out):
+        """A Prediction from one photo's (Q, h, w) network outputs (corrected logits, or ab/AB_SCALE)."""
         if self.is_regression:
             ab = (out * AB_SCALE).permute(1, 2, 0).cpu().numpy().astype(np.float16)
             return Prediction(ab=ab, temperature=self.default_temperature)
-        return self.prediction_from_outputs(out)
-
-    def prediction_from_outputs(self, out):
-        """A Prediction from one photo's (Q, h, w) corrected logits."""
         log_probs = torch.log_softmax(out, 0)
         top, idx = log_probs.topk(TOP_K, dim=0)
         return Prediction(indices=idx.permute(1, 2, 0).cpu().numpy().astype(np.uint16),

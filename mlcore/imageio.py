@@ -2,6 +2,12 @@
 import numpy as np
 from PIL import Image, ImageOps
 
+# zlib level 1: about 4x faster than Pillow's default 6 for PNGs about 3% larger. Encoding at
+# the default took 174 of the 205 ms the command line spent on a 1024x768 photo, and a third
+# of each job on a CPU worker. Every PNG result (site, API, command line) is written at this.
+PNG_COMPRESS_LEVEL = 1
+# Quality of a full-size JPEG result when none is asked for (site, API and command line).
+JPEG_QUALITY = 92
 Image.MAX_IMAGE_PIXELS = 100_000_000  # Pillow warns above this and refuses at twice it: decompression bombs
 
 
@@ -51,3 +57,26 @@ def is_grayscale(rgb, tolerance=1.0):
     rgb = rgb.astype(np.int16)
     diff = (np.abs(rgb[..., 0] - rgb[..., 1]) + np.abs(rgb[..., 1] - rgb[..., 2])).mean() / 2.0
     return diff < tolerance
+
+
+def save_png(image, fp, **params):
+    """Write a result as PNG at PNG_COMPRESS_LEVEL (params: Pillow's, e.g. pnginfo)."""
+    image.save(fp, "PNG", compress_level=PNG_COMPRESS_LEVEL, **params)
+
+
+def save_jpeg(image, fp, quality=JPEG_QUALITY, **params):
+    """Write a result as JPEG; transparency becomes white (JPEG has no alpha). params: Pillow's,
+    e.g. exif."""
+    if image.mode not in ("RGB", "L"):
+        image = flatten(image)
+    image.save(fp, "JPEG", quality=quality, optimize=True, **params)
+
+
+def flatten(image):
+    """RGB on white for formats without alpha (JPEG)."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")

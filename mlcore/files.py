@@ -1,0 +1,74 @@
+"""Colorizing many photo files, fast: what `manage.py colorize` and bench/colorize_bench.py run.
+
+The network works on the next photo (a batch of them on a GPU) while a background thread
+renders the previous one at full resolution and writes it, PNGs at a fast zlib level. Each
+result's pixels are those of predict() then mlcore.render.render(), as on the site.
+"""
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from .imageio import load_image, save_jpeg, save_png
+from .render import render
+
+FORMATS = {"png": (".png", save_png), "jpeg": (".jpg", save_jpeg)}
+# Results being rendered or written at once: enough to keep the writer busy while the network
+# runs, few enough that memory stays a few photos' worth.
+IN_FLIGHT = 2
+UNREADABLE = (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError)
+
+
+def unique_targets(inputs, out_dir, suffix):
+    """One output file per input: old/a.jpg and new/a.png become a.png and a-2.png."""
+    seen, targets = set(), []
+    for path in inputs:
+        stem, n = Path(path).stem, 1
+        name = f"{stem}{suffix}"
+        while name.lower() in seen:
+            n += 1
+            name = f"{stem}-{n}{suffix}"
+        seen.add(name.lower())
+        targets.append(Path(out_dir) / name)
+    return targets
+
+
+def write_result(image, target, save, **save_kwargs):
+    partial = target.with_name(f".{target.name}.part")
+    with open(partial, "wb") as fh:
+        save(image, fh, **save_kwargs)
+    partial.replace(target)  # never a half-written result under the final name
+
+
+def colorize_files(colorizer, inputs, out_dir, fmt="png", vividness=None, temperature=None, batch=1,
+                   **save_kwargs):
+    """Colorize each input file into out_dir; yields (input, target, error or None) for each, as it
+    is written or found unreadable (error: a sentence, for an unreadable input or a failed write)."""
+    suffix, save = FORMATS[fmt]
+    targets = unique_targets(inputs, out_dir, suffix)
+
+    def finish(path, target, prediction, img):
+        try:
+            write_result(render(prediction, img, vividness, temperature), target, save, **save_kwargs)
+        except (OSError, ValueError, MemoryError) as exc:
+            return path, target, f"could not write {target} ({exc})"
+        return path, target, None
+
+    pending = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorize-writer") as writer:
+        pairs = list(zip(inputs, targets))
+        for start in range(0, len(pairs), batch):
+            loaded = []
+            for path, target in pairs[start:start + batch]:
+                try:
+                    loaded.append((path, target, load_image(path)))
+                except UNREADABLE as exc:
+                    yield path, target, f"not a readable image ({exc})"
+            if loaded:
+                predictions = colorizer.predict_many([img for _, _, img in loaded])
+                pending += [writer.submit(finish, path, target, prediction, img)
+                            for (path, target, img), prediction in zip(loaded, predictions)]
+            while len(pending) > IN_FLIGHT:
+                yield pending.pop(0).result()
+        for future in pending:
+            yield future.result()

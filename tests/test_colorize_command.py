@@ -1,0 +1,83 @@
+"""manage.py colorize: the site's pixels, both formats, names that never collide, bad input
+reported without stopping the others."""
+import io
+
+import numpy as np
+import pytest
+from django.core.files.storage import default_storage
+from django.core.management import CommandError, call_command
+from PIL import Image
+
+from gallery.models import Photo
+from tests.conftest import run_worker
+from tests.test_jobs import new_photo
+
+
+def gray_file(path, size=(90, 70)):
+    Image.linear_gradient("L").resize(size).save(path)
+    return path
+
+
+def pixels(path_or_file):
+    with Image.open(path_or_file) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+def test_the_command_line_gives_the_sites_pixels_for_the_same_photo(
+    owner, redis_conn, tiny_model, tmp_path, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        photo = new_photo(owner, "Grandpa.png", size=(90, 70))
+    run_worker()
+    photo.refresh_from_db()
+    assert photo.status == Photo.DONE, photo.error
+    original = tmp_path / "Grandpa.png"
+    original.write_bytes(default_storage.open(photo.original.name).read())
+    # No settings on either side: both decode at the model file's own.
+    call_command("colorize", str(original), "--out-dir", str(tmp_path / "out"), verbosity=0)
+    site = pixels(io.BytesIO(default_storage.open(photo.result.name).read()))
+    assert np.array_equal(pixels(tmp_path / "out" / "Grandpa.png"), site)
+
+
+def test_jpeg_output_and_names_that_never_collide(tiny_model_path, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = gray_file(tmp_path / "a" / "photo.png")
+    second = gray_file(tmp_path / "b" / "photo.tif", size=(40, 30))
+    out = tmp_path / "out"
+    call_command("colorize", str(first), str(second), "--out-dir", str(out), "--model", tiny_model_path,
+                 "--format", "jpeg", "--quality", "80", verbosity=0)
+    assert sorted(p.name for p in out.iterdir()) == ["photo-2.jpg", "photo.jpg"]
+    with Image.open(out / "photo.jpg") as a, Image.open(out / "photo-2.jpg") as b:
+        assert (a.format, a.size, b.size) == ("JPEG", (90, 70), (40, 30))
+
+
+def test_vividness_changes_the_colours_and_is_checked(tiny_model_path, tmp_path):
+    src = gray_file(tmp_path / "in.png")
+    for v in ("10", "90"):
+        call_command("colorize", str(src), "--out-dir", str(tmp_path / v), "--model", tiny_model_path,
+                     "--vividness", v, verbosity=0)
+    assert not np.array_equal(pixels(tmp_path / "10" / "in.png"), pixels(tmp_path / "90" / "in.png"))
+    for option, value in [("--vividness", "101"), ("--temperature", "0"), ("--quality", "0"), ("--batch", "0")]:
+        with pytest.raises(CommandError):
+            call_command("colorize", str(src), "--out-dir", str(tmp_path / "x"), "--model", tiny_model_path,
+                         option, value, verbosity=0)
+
+
+def test_a_batch_gives_the_same_files_as_one_at_a_time(tiny_model_path, tmp_path):
+    inputs = [str(gray_file(tmp_path / f"p{i}.png", size=(60 + i, 50))) for i in range(3)]
+    call_command("colorize", *inputs, "--out-dir", str(tmp_path / "one"), "--model", tiny_model_path, verbosity=0)
+    call_command("colorize", *inputs, "--out-dir", str(tmp_path / "three"), "--model", tiny_model_path,
+                 "--batch", "3", verbosity=0)
+    for i in range(3):
+        one, three = pixels(tmp_path / "one" / f"p{i}.png"), pixels(tmp_path / "three" / f"p{i}.png")
+        assert np.abs(one.astype(int) - three.astype(int)).max() <= 1  # float rounding of a batched pass
+
+
+def test_it_lists_each_file_at_verbosity_2(tiny_model_path, tmp_path):
+    src = gray_file(tmp_path / "in.png")
+    out = io.StringIO()
+    call_command("colorize", str(src), "--out-dir", str(tmp_path / "o"), "--model", tiny_model_path,
+                 verbosity=2, stdout=out)
+    assert out.getvalue().strip() == f"{src} -> {tmp_path / 'o' / 'in.png'}"
+    assert not [p for p in (tmp_path / "o").iterdir() if p.name.endswith(".part")]
