@@ -85,6 +85,12 @@ class Gallery(models.Model):
         gallery, _ = cls.objects.get_or_create(owner=user, is_default=True, defaults={"name": DEFAULT_GALLERY_NAME})
         return gallery
 
+    def selected_photos(self, ids):
+        """This gallery's photos among `ids` (ids as sent by a form: anything not a
+        number, or not a photo of this gallery, selects nothing)."""
+        wanted = {int(i) for i in ids if str(i).isdigit()}
+        return self.photos.filter(pk__in=wanted)
+
     def delete_with_photos(self):
         """Delete the gallery and its photos (their files go after the
         commit). Returns False, deleting nothing, for the default gallery."""

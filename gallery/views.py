@@ -20,7 +20,7 @@ from django.db import transaction
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from gallery.forms import ACCEPT, DeleteAccountForm, GalleryForm, SignupForm, UploadForm
 from gallery.models import DEFAULT_GALLERY_KEPT, Gallery, NotColorized, Photo
@@ -104,6 +104,15 @@ class LoginView(auth_views.LoginView):
 @login_required
 def account(request):
     return render(request, "registration/account.html")
+
+
+@login_required
+@require_GET
+def account_export(request):
+    """Everything of the person as one ZIP: originals, results, account.json."""
+    from gallery.archive import account_zip
+
+    return account_zip(request.user)
 
 
 @login_required
@@ -214,6 +223,39 @@ def gallery_delete(request, pk):
         messages.success(request, f"Deleted the gallery “{name}” and its photos.")
         return redirect("gallery-list")
     return render(request, "gallery/gallery_delete.html", {"gallery": gallery, "count": gallery.photos.count()})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def gallery_download(request, pk):
+    """A ZIP of the gallery's colorized photos: all of them (GET), or those
+    selected on the gallery page (POST, photo=<id> for each)."""
+    from gallery.archive import gallery_zip
+
+    gallery = _get_gallery_for_user(request, pk)
+    if request.method == "GET":
+        return gallery_zip(gallery)
+    selected = gallery.selected_photos(request.POST.getlist("photo"))
+    if not selected.filter(status=Photo.DONE).exists():
+        messages.error(request, "Select at least one colorized photo to download.")
+        return redirect(gallery)
+    return gallery_zip(gallery, selected)
+
+
+@login_required
+@require_POST
+def gallery_delete_photos(request, pk):
+    """Delete the photos selected on the gallery page."""
+    gallery = _get_gallery_for_user(request, pk)
+    selected = gallery.selected_photos(request.POST.getlist("photo"))
+    count = len(selected)
+    for photo in selected:
+        photo.delete()  # each takes its files with it, after the commit
+    if count:
+        messages.success(request, f"Deleted {count} photo{'s' if count != 1 else ''}.")
+    else:
+        messages.error(request, "Select the photos to delete first.")
+    return redirect(gallery)
 
 
 @login_required

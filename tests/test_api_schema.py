@@ -24,6 +24,7 @@ OPERATIONS = {
     ("post", "/api/v1/auth/token/"),
     ("get", "/api/v1/galleries/"), ("post", "/api/v1/galleries/"),
     ("get", "/api/v1/galleries/{id}/"), ("patch", "/api/v1/galleries/{id}/"), ("delete", "/api/v1/galleries/{id}/"),
+    ("get", "/api/v1/galleries/{id}/download/"),
     ("get", "/api/v1/photos/"), ("post", "/api/v1/photos/"),
     ("get", "/api/v1/photos/{id}/"), ("delete", "/api/v1/photos/{id}/"),
     ("get", "/api/v1/photos/{id}/result/"), ("get", "/api/v1/photos/{id}/original/"),

@@ -27,7 +27,7 @@ ONE_LINE_HEADER_PX = 64
 
 @pytest.fixture
 def page(browser):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     context.set_default_timeout(TIMEOUT_MS)
     context.grant_permissions(["clipboard-read", "clipboard-write"])
     page = context.new_page()
@@ -147,3 +147,39 @@ def test_a_big_portrait_fits_the_screen_without_bars(site, page, tmp_path):  # n
         assert abs(box["height"] / box["width"] - 900 / 600) < 0.02
 
     at_both_widths(page, "photo-portrait", fits)
+
+
+def test_a_gallery_downloads_whole_or_in_part_and_photos_are_deleted_together(site, page, tmp_path):  # noqa: F811
+    import zipfile
+
+    sign_up(page, site, "ned")
+    files = []
+    for name in ("one.png", "two.png", "three.png"):
+        Image.linear_gradient("L").resize((60, 45)).save(tmp_path / name)
+        files.append(str(tmp_path / name))
+    page.set_input_files("#id_photos", files)
+    wait_until_done(page, 3)
+    page.reload()  # the selection boxes come with the page
+    with page.expect_download() as info:
+        page.click("#download-all")
+    assert sorted(zipfile.ZipFile(info.value.path()).namelist()) == ["one-color.png", "three-color.png", "two-color.png"]
+
+    assert page.is_disabled("#delete-selected")
+    boxes = page.locator("input.select-photo")
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    assert page.inner_text("#bulk-count") == "2 selected"
+    at_both_widths(page, "gallery-selected")
+    with page.expect_download() as info:
+        page.click("#download-selected")
+    assert len(zipfile.ZipFile(info.value.path()).namelist()) == 2
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete-selected")
+    page.wait_for_selector("text=Deleted 2 photos.")
+    assert Photo.objects.count() == 1
+
+    page.goto(site + "/accounts/")
+    with page.expect_download() as info:
+        page.click("#export-account")
+    assert "account.json" in zipfile.ZipFile(info.value.path()).namelist()
+    at_both_widths(page, "account")

@@ -27,7 +27,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action, api_view, authentication_classes, permission_classes, throttle_classes
-from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -115,16 +115,15 @@ def owned_or_404(queryset, request, pk):
     return obj
 
 
-class FileNegotiation(BaseContentNegotiation):
+class FileNegotiation(DefaultContentNegotiation):
     """For the endpoints that answer with image bytes: ignore Accept (a
     client asking for image/png must get its PNG), and render any error as
-    JSON, the only renderer these views have."""
+    JSON, the only renderer these views have. Bodies are parsed as anywhere
+    else: a forged form POST must reach the CSRF check (403), not fail to
+    parse as JSON (400)."""
 
     def select_renderer(self, request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type
-
-    def select_parser(self, request, parsers):
-        return parsers[0] if parsers else None
 
 
 # -- schema building blocks ---------------------------------------------------
@@ -266,6 +265,24 @@ class GalleryViewSet(
 
     def perform_create(self, serializer):
         serializer.save(owner=self.request.user)
+
+    @extend_schema(
+        summary="Download every colorized photo of a gallery as one ZIP",
+        description="Streamed as it is made: the full-resolution PNG results of the gallery's finished photos "
+        "(each named after its original, `-color.png`; names that would collide get ` (2)`, ` (3)`...). "
+        "Photos not colorized yet are left out.",
+        parameters=[GALLERY_ID],
+        responses={
+            (200, "application/zip"): OpenApiResponse(BINARY, description="The ZIP."),
+            401: NOT_AUTHENTICATED, 404: NOT_FOUND,
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="download", url_name="download",
+            content_negotiation_class=FileNegotiation)
+    def download(self, request, pk=None):
+        from gallery.archive import gallery_zip
+
+        return gallery_zip(self.get_object())
 
     def destroy(self, request, *args, **kwargs):
         if not self.get_object().delete_with_photos():

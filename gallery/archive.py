@@ -1,0 +1,135 @@
+"""ZIP downloads: a whole gallery's results, a chosen few, or everything of a
+person (originals, results, and a JSON of their galleries and photos).
+
+Streamed: zipfile writes into a buffer that the response's generator empties
+after every chunk, so a gallery of thousands of full-size PNGs never sits in
+memory or on disk. zipfile handles an output it cannot seek by writing data
+descriptors after each member, which every unzip tool reads. PNGs and JPEGs
+are stored, not deflated: they are compressed already.
+
+Names in the archive never collide (two "scan.png" become "scan-color.png"
+and "scan (2)-color.png") and never leave the archive's folder.
+"""
+
+import json
+import zipfile
+
+from django.core.files.storage import default_storage
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+
+CHUNK_BYTES = 1024 * 1024
+
+
+class _Pipe:
+    """A write-only file for zipfile: bytes wait here until the generator takes them."""
+
+    def __init__(self):
+        self.chunks = []
+
+    def write(self, data):
+        self.chunks.append(bytes(data))
+        return len(data)
+
+    def flush(self):
+        pass
+
+    def take(self):
+        data, self.chunks = b"".join(self.chunks), []
+        return data
+
+
+def safe_name(name):
+    """A file or folder name that stays one path component in any unzip tool."""
+    cleaned = "".join("_" if c in '/\\:*?"<>|' or ord(c) < 32 else c for c in name).strip(" .")
+    return cleaned[:150] or "photo"
+
+
+class UniqueNames:
+    """"name.ext", then "name (2).ext", ... within one archive."""
+
+    def __init__(self):
+        self.used = set()
+
+    def __call__(self, folder, stem, ext, suffix=""):
+        stem = safe_name(stem)
+        prefix = "".join(f"{safe_name(part)}/" for part in folder.split("/") if part) if folder else ""
+        candidate, n = f"{prefix}{stem}{suffix}{ext}", 1
+        while candidate.lower() in self.used:
+            n += 1
+            candidate = f"{prefix}{stem} ({n}){suffix}{ext}"
+        self.used.add(candidate.lower())
+        return candidate
+
+
+def stream(entries):
+    """Yield a ZIP's bytes for (name in the archive, storage name or bytes) entries.
+    A stored file that has gone (deleted meanwhile) is left out."""
+    pipe = _Pipe()
+    with zipfile.ZipFile(pipe, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for arcname, source in entries:
+            if isinstance(source, bytes):
+                zf.writestr(arcname, source, compress_type=zipfile.ZIP_DEFLATED)
+                yield pipe.take()
+                continue
+            try:
+                f = default_storage.open(source, "rb")
+            except FileNotFoundError:
+                continue
+            with f, zf.open(zipfile.ZipInfo(arcname, timezone.localtime().timetuple()[:6]), "w",
+                            force_zip64=True) as member:
+                while chunk := f.read(CHUNK_BYTES):
+                    member.write(chunk)
+                    yield pipe.take()
+        yield pipe.take()
+    yield pipe.take()  # the central directory, written on close
+
+
+def result_entries(photos, names=None, folder=""):
+    """The colorized results of the finished photos among `photos`."""
+    names = names or UniqueNames()
+    for photo in photos:
+        if photo.status == photo.DONE and photo.result:
+            yield names(folder, photo.title, ".png", "-color"), photo.result.name
+
+
+def account_entries(user):
+    """Everything of a person: originals and results by gallery, and account.json."""
+    names = UniqueNames()
+    record = {"username": user.username, "email": user.email, "exported_at": timezone.now().isoformat(), "galleries": []}
+    for gallery in user.galleries.all():
+        photos = list(gallery.photos.all())
+        folder = safe_name(gallery.name)  # one folder, whatever slashes the name holds
+        entry = {"name": gallery.name, "created": gallery.created.isoformat(), "photos": []}
+        for photo in photos:
+            ext = "." + photo.original.name.rsplit(".", 1)[-1]
+            original = names(f"{folder}/originals", photo.title, ext)
+            yield original, photo.original.name
+            facts = {"id": photo.pk, "original_filename": photo.original_filename, "original": original,
+                     "uploaded": photo.created.isoformat(), "width": photo.width, "height": photo.height,
+                     "status": photo.status, "shared": bool(photo.share_token), "provenance": photo.provenance}
+            if photo.status == photo.DONE and photo.result:
+                facts["result"] = names(f"{folder}/colorized", photo.title, ".png", "-color")
+                yield facts["result"], photo.result.name
+            entry["photos"].append(facts)
+        record["galleries"].append(entry)
+    yield "account.json", json.dumps(record, indent=2, ensure_ascii=False).encode()
+
+
+def zip_response(entries, filename):
+    response = StreamingHttpResponse(stream(entries), content_type="application/zip")
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def gallery_zip(gallery, photos=None):
+    """A ZIP of the gallery's finished results (or of `photos`, some of them)."""
+    photos = gallery.photos.all() if photos is None else photos
+    return zip_response(result_entries(photos.iterator()), f"{safe_name(gallery.name)}-colorized.zip")
+
+
+def account_zip(user):
+    return zip_response(account_entries(user), f"{safe_name(user.username)}-colorsite-export.zip")
