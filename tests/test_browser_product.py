@@ -159,7 +159,8 @@ def test_a_gallery_downloads_whole_or_in_part_and_photos_are_deleted_together(si
         files.append(str(tmp_path / name))
     page.set_input_files("#id_photos", files)
     wait_until_done(page, 3)
-    page.reload()  # the selection boxes come with the page
+    # Cards added by the upload script get selection boxes, and the bar appears, without a reload.
+    assert page.locator("input.select-photo").count() == 3 and page.is_visible("#download-all")
     with page.expect_download() as info:
         page.click("#download-all")
     assert sorted(zipfile.ZipFile(info.value.path()).namelist()) == ["one-color.png", "three-color.png", "two-color.png"]
@@ -183,3 +184,17 @@ def test_a_gallery_downloads_whole_or_in_part_and_photos_are_deleted_together(si
         page.click("#export-account")
     assert "account.json" in zipfile.ZipFile(info.value.path()).namelist()
     at_both_widths(page, "account")
+
+
+def test_a_color_photo_is_flagged_and_every_result_says_how_it_was_made(site, page, tmp_path):  # noqa: F811
+    import skimage.data
+
+    sign_up(page, site, "oda")
+    path = tmp_path / "cat.jpg"
+    Image.fromarray(skimage.data.chelsea()).resize((150, 100)).save(path, quality=90)
+    page.set_input_files("#id_photos", str(path))
+    wait_until_done(page, 1)
+    page.goto(f"{site}/photos/{Photo.objects.get().pk}/")
+    assert "already in color" in page.inner_text("[data-warning=already_in_colour]")
+    assert "Colorized by colorsite" in page.inner_text("#provenance")
+    at_both_widths(page, "photo-color-input")

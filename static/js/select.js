@@ -20,5 +20,24 @@
     var n = selected();
     if (!window.confirm("Delete " + n + " photo" + (n === 1 ? "" : "s") + " for good?")) e.preventDefault();
   });
+  // Cards the upload script adds get their box too, and the bar shows up
+  // once the gallery has a photo.
+  var grid = document.getElementById("photo-grid");
+  function equip() {
+    grid.querySelectorAll("li.photo-card[data-photo-id]").forEach(function (card) {
+      if (card.querySelector("input.select-photo")) return;
+      var box = document.createElement("input");
+      box.type = "checkbox";
+      box.className = "select-photo";
+      box.name = "photo";
+      box.value = card.dataset.photoId;
+      box.setAttribute("form", "bulk-form");
+      var name = card.querySelector(".photo-name");
+      box.setAttribute("aria-label", "Select " + (name ? name.textContent : "this photo"));
+      card.appendChild(box);
+    });
+    if (grid.querySelector("li.photo-card")) form.hidden = false;
+  }
+  if (grid) new MutationObserver(equip).observe(grid, { childList: true, subtree: true, attributes: true, attributeFilter: ["data-photo-id"] });
   update();
 })();
