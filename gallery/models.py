@@ -119,9 +119,14 @@ class PhotoQuerySet(models.QuerySet):
         return self.filter(owner=user)
 
     def lost(self, now):
-        """Running for longer than any job may run: its worker is gone."""
+        """Running, but its worker is gone: no heartbeat for LOST_AFTER_BEATS beats (a worker
+        killed, or its machine gone, is noticed in seconds), or running for longer than any
+        job may run (a job whose worker still beats but never ends)."""
+        silent = timedelta(seconds=settings.COLORIZE_HEARTBEAT_SECONDS * LOST_AFTER_BEATS)
         limit = timedelta(seconds=settings.COLORIZE_JOB_TIMEOUT + STALE_GRACE_SECONDS)
-        return self.filter(status=Photo.RUNNING, started_at__lt=now - limit)
+        return self.filter(status=Photo.RUNNING).filter(
+            Q(heartbeat_at__lt=now - silent) | Q(started_at__lt=now - limit)
+        )
 
     def to_send(self, now):
         """Queued but never accepted by Redis, or accepted long enough ago
@@ -175,6 +180,8 @@ class Photo(models.Model):
     enqueued_at = models.DateTimeField(null=True, blank=True)
     rq_job_id = models.CharField(max_length=64, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Refreshed by the running job every COLORIZE_HEARTBEAT_SECONDS (see beat()).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     model_version = models.CharField(max_length=100, blank=True)
     # How the current result was decoded (before the first one: how it will be). Vividness
@@ -330,7 +337,8 @@ class Photo(models.Model):
         """queued -> running. Returns the photo, or None when it was not ours
         to run (already claimed, deleted, or no longer queued)."""
         claimed = cls.objects.filter(pk=pk, status=cls.QUEUED).update(
-            status=cls.RUNNING, started_at=timezone.now(), finished_at=None, error="", attempts=F("attempts") + 1
+            status=cls.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now(), finished_at=None, error="",
+            attempts=F("attempts") + 1,
         )
         return cls.objects.get(pk=pk) if claimed == 1 else None
 
@@ -371,6 +379,11 @@ class Photo(models.Model):
             return "discarded"
         _delete_names(replaced)  # e.g. the gray thumbnail shown while it was queued
         return "done"
+
+    def beat(self):
+        """The running job is alive: refresh its heartbeat. False when the row is not this
+        job's any more (swept and requeued, deleted): the job's output will be discarded."""
+        return self._transition(heartbeat_at=timezone.now())
 
     def fail(self, reason):
         """running -> failed, with a reason people can read."""
@@ -478,6 +491,9 @@ class Photo(models.Model):
 # A job past its timeout is killed by RQ; give the worker this long to
 # record that before the sweeper calls the job lost.
 STALE_GRACE_SECONDS = 60
+# A running job whose heartbeat is this many beats old is lost (its worker died): with the
+# default 10 s beat and 15 s sweeps, a photo is queued again 30 to 45 s after its worker died.
+LOST_AFTER_BEATS = 3
 # A queued photo whose job Redis accepted this long ago but that no worker
 # has claimed is checked against Redis: a Redis restart loses queued jobs.
 QUEUED_RECHECK_SECONDS = 120

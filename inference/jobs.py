@@ -18,6 +18,7 @@ imports gallery. It finds the Photo model through Django's app registry
 import logging
 import threading
 import uuid
+from contextlib import contextmanager
 
 import redis
 from django.apps import apps
@@ -139,7 +140,8 @@ def colorize_photo(photo_id):
         logger.info("Photo %s: not queued any more, nothing to do", photo_id)
         return "skipped"
     try:
-        outcome = photo.colorize(get_colorizer())
+        with heartbeat(photo):
+            outcome = photo.colorize(get_colorizer())
     except Exception as e:
         logger.exception("Photo %s: colorization failed", photo_id)
         photo.fail(readable_error(e))
@@ -147,6 +149,37 @@ def colorize_photo(photo_id):
     if outcome == "done":
         logger.info("Photo %s: done in %s", photo_id, timezone.now() - photo.started_at)
     return outcome
+
+
+@contextmanager
+def heartbeat(photo):
+    """While the block runs, a thread refreshes the photo's heartbeat every
+    COLORIZE_HEARTBEAT_SECONDS (photo.beat()), so that the sweeper can tell a
+    long job from one whose worker died (SIGKILL, out of memory, a machine
+    gone) within seconds instead of after the job's whole time limit. The
+    thread uses a database connection of its own and closes it."""
+    from django.db import connection
+
+    stop = threading.Event()
+
+    def beat():
+        try:
+            while not stop.wait(settings.COLORIZE_HEARTBEAT_SECONDS):
+                try:
+                    if not photo.beat():
+                        return  # not ours any more; the job's result will be discarded
+                except Exception as e:  # the database restarting: try again next beat
+                    logger.warning("Photo %s: heartbeat failed: %s", photo.pk, e)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-photo-{photo.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def render_photo(photo_id):

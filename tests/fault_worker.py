@@ -5,8 +5,6 @@ worker. Faults, each set by an environment variable:
 
 FAULT_SLOW_JOB=<path>   each job, once it has claimed its photo, creates
                         <path> and then hangs, for the test to kill it there.
-FAULT_STALE_GRACE=<s>   the sweeper's grace period past the job timeout
-                        (60 s in production) before it calls a job lost.
 """
 
 import os
@@ -22,11 +20,7 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
-import gallery.models  # noqa: E402
 from inference import jobs  # noqa: E402
-
-if os.environ.get("FAULT_STALE_GRACE"):
-    gallery.models.STALE_GRACE_SECONDS = int(os.environ["FAULT_STALE_GRACE"])
 
 if os.environ.get("FAULT_SLOW_JOB"):
     marker = Path(os.environ["FAULT_SLOW_JOB"])

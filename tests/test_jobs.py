@@ -211,3 +211,40 @@ def test_lowering_cpu_priority_raises_niceness_and_never_lowers_it():
                          env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"})
     base, raised, other_thread, after = map(int, out.stdout.split())
     assert raised == max(base, 7) and other_thread == raised and after == raised
+
+
+def test_a_running_job_refreshes_its_heartbeat_until_it_ends(settings):
+    import time
+
+    settings.COLORIZE_HEARTBEAT_SECONDS = 0.05
+
+    class Running:
+        pk, beats = 1, 0
+
+        def beat(self):
+            self.beats += 1
+            return True
+
+    photo = Running()
+    with jobs.heartbeat(photo):
+        time.sleep(0.5)
+    beats = photo.beats
+    assert beats >= 3
+    time.sleep(0.2)
+    assert photo.beats == beats  # stopped with the job
+
+
+def test_a_job_over_its_time_limit_fails_with_that_reason(queued_photo, tiny_model, settings, monkeypatch):
+    import time
+
+    # The limit is set when the job is sent: send it again with a 1 s limit.
+    settings.COLORIZE_JOB_TIMEOUT = 1
+    jobs.get_queue().empty()
+    jobs.enqueue(queued_photo.pk)
+    monkeypatch.setattr(Photo, "colorize", lambda photo, colorizer: time.sleep(30))
+    started = time.monotonic()
+    run_worker()
+    assert time.monotonic() - started < 20
+    queued_photo.refresh_from_db()
+    assert queued_photo.status == Photo.FAILED
+    assert queued_photo.error == "Colorizing took longer than the limit of 1 seconds."

@@ -60,6 +60,43 @@ def test_it_leaves_a_running_job_within_its_time_alone(photo, settings):
     assert photo.status == Photo.RUNNING
 
 
+def run_for(photo, started, heartbeat=None):
+    now = timezone.now()
+    Photo.objects.filter(pk=photo.pk).update(
+        status=Photo.RUNNING, attempts=1, started_at=now - timedelta(seconds=started),
+        heartbeat_at=None if heartbeat is None else now - timedelta(seconds=heartbeat),
+    )
+
+
+def test_it_requeues_a_job_whose_heartbeat_stopped_three_beats_ago(photo, settings):
+    settings.COLORIZE_HEARTBEAT_SECONDS = 10
+    run_for(photo, started=45, heartbeat=31)
+    assert "requeued 1" in sweep_command()
+    photo.refresh_from_db()
+    assert photo.status == Photo.QUEUED
+
+
+def test_it_leaves_a_long_job_whose_heartbeat_is_fresh_alone(photo, settings):
+    settings.COLORIZE_HEARTBEAT_SECONDS, settings.COLORIZE_JOB_TIMEOUT = 10, 600
+    run_for(photo, started=500, heartbeat=29)
+    assert "requeued 0" in sweep_command()
+    photo.refresh_from_db()
+    assert photo.status == Photo.RUNNING
+
+
+@pytest.mark.parametrize("past_grace, requeued", [(-5, 0), (5, 1)])
+def test_a_job_without_heartbeats_is_lost_only_after_its_time_limit_and_the_grace_period(
+    photo, settings, past_grace, requeued
+):
+    # A job whose heartbeat keeps going but that never ends is lost too, once its time limit
+    # and the grace period for RQ to record the timeout have passed.
+    from gallery.models import STALE_GRACE_SECONDS
+
+    settings.COLORIZE_JOB_TIMEOUT, settings.COLORIZE_HEARTBEAT_SECONDS = 100, 10
+    run_for(photo, started=100 + STALE_GRACE_SECONDS + past_grace, heartbeat=1)
+    assert f"requeued {requeued}" in sweep_command()
+
+
 def test_it_sends_a_job_that_never_reached_redis(photo, tiny_model):
     assert photo.enqueued_at is None and jobs.get_queue().count == 0
     out = sweep_command()
