@@ -338,8 +338,9 @@ SPECTACULAR_SETTINGS = {
         "gallery.api.schema.add_throttled_responses",
     ],
 }
-# Colorizations a person may start through the API per day (UTC); a
-# per-person override (gallery.api.models.Plan) can raise it.
+# Colorizations a person may start per day (UTC), on the site and through the
+# API together (gallery/quota.py); a per-person override (gallery.api.models.Plan)
+# can raise it.
 COLORIZE_DAILY_QUOTA = envint("COLORIZE_DAILY_QUOTA", "100")
 if COLORIZE_DAILY_QUOTA is None or COLORIZE_DAILY_QUOTA < 0:
     raise ImproperlyConfigured("COLORIZE_DAILY_QUOTA must be a whole number, 0 or more")

@@ -90,6 +90,26 @@ def create_photo(gallery, checked, temperature=None, vividness=None):
     return photo
 
 
+def create_photos(gallery, checked_images, temperature=None, vividness=None):
+    """Store checked uploads as new queued photos, all or none, each taking one
+    colorization from the owner's daily quota (gallery.quota: one budget for
+    the site and the API). Raises quota.QuotaExceeded or PhotoNotStored with
+    nothing kept and no quota used."""
+    from gallery import quota
+
+    photos = []
+    try:
+        with transaction.atomic():
+            quota.consume(gallery.owner, len(checked_images))
+            for checked in checked_images:
+                photos.append(create_photo(gallery, checked, temperature=temperature, vividness=vividness))
+    except BaseException:
+        for photo in photos:  # the rows rolled back; their files go too
+            photo.delete_files()
+        raise
+    return photos
+
+
 def original_response(photo):
     """The original, byte for byte, as a download under its own name."""
     ext = photo.original.name.rsplit(".", 1)[-1]

@@ -16,18 +16,18 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from gallery import quota
 from gallery.forms import ACCEPT, DeleteAccountForm, GalleryForm, SignupForm, UploadForm
 from gallery.models import DEFAULT_GALLERY_KEPT, Gallery, NotColorized, Photo
 from gallery.photos import (
     JPEG_QUALITY_DEFAULT,
     PhotoNotStored,
-    create_photo,
+    create_photos,
     original_response,
     result_response,
     serve_file,
@@ -154,7 +154,10 @@ def gallery_create(request):
 
 @login_required
 def gallery(request, pk):
-    gallery = _get_gallery_for_user(request, pk)
+    return _gallery_page(request, _get_gallery_for_user(request, pk))
+
+
+def _gallery_page(request, gallery, status=200, headers=None):
     ctx = {
         "gallery": gallery,
         "photos": gallery.photos.all(),
@@ -163,8 +166,12 @@ def gallery(request, pk):
         "accept": ACCEPT,
         "max_bytes": settings.UPLOAD_MAX_BYTES,
         "max_megapixels": settings.UPLOAD_MAX_PIXELS // 1_000_000,
+        "quota": quota.status(request.user),
     }
-    return render(request, "gallery/gallery.html", ctx)
+    response = render(request, "gallery/gallery.html", ctx, status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
 
 
 @login_required
@@ -180,14 +187,17 @@ def gallery_upload(request, pk):
             messages.error(request, error)
         return redirect(gallery)
 
-    photos = []
     try:
-        with transaction.atomic():  # all or nothing, as for bad files
-            for checked in form.cleaned_data["photos"]:
-                photos.append(create_photo(gallery, checked))
+        photos = create_photos(gallery, form.cleaned_data["photos"])  # all or nothing, as for bad files
+    except quota.QuotaExceeded as e:
+        # The API's answer: 429 with Retry-After, and the same message; on the page itself
+        # for a browser without the upload script.
+        headers = {"Retry-After": str(e.quota.retry_after)}
+        if _wants_json(request):
+            return JsonResponse({"errors": [e.message]}, status=429, headers=headers)
+        messages.error(request, e.message)
+        return _gallery_page(request, gallery, status=429, headers=headers)
     except PhotoNotStored as e:
-        for stored in photos:
-            stored.delete_files()
         if _wants_json(request):
             return JsonResponse({"errors": [str(e)]}, status=503, headers={"Retry-After": "60"})
         messages.error(request, str(e))

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from gallery.api import quota
+from gallery import quota
 from gallery.api.models import ApiToken
 
 KEY_PLACEHOLDER = "YOUR_API_KEY"

@@ -1,8 +1,9 @@
 """
 The REST API, /api/v1/: thin adapters over the site's own code.
 
-Uploads go through gallery.forms.check_image and gallery.photos.create_photo
-(the same validation, storage and enqueue-on-commit as the upload form);
+Uploads go through gallery.forms.check_image and gallery.photos.create_photos
+(the same validation, daily quota, storage and enqueue-on-commit as the
+upload form);
 re-renders, retries and deletions through the Photo's and Gallery's own
 methods; files through gallery.photos (original_response, result_response:
 nosniff, Content-Disposition, X-Sendfile). Everything is looked up among
@@ -18,7 +19,6 @@ not_found() answers unknown /api/ URLs.
 import logging
 
 from django.core.exceptions import SuspiciousOperation
-from django.db import transaction
 from django.db.models import Count
 from django.http import Http404, JsonResponse
 from django.urls import Resolver404, resolve, reverse
@@ -33,7 +33,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from gallery.api import quota
+from gallery import quota
 from gallery.api.models import ApiToken
 from gallery.api.serializers import (
     ErrorSerializer,
@@ -58,7 +58,7 @@ from gallery.models import DEFAULT_GALLERY_KEPT, Gallery, NotColorized, Photo
 from gallery.photos import (
     CONTENT_TYPES,
     PhotoNotStored,
-    create_photo,
+    create_photos,
     original_response,
     result_response,
     uncertainty_response,
@@ -389,17 +389,14 @@ class PhotoViewSet(
         else:
             gallery = Gallery.default_for(request.user)
         try:
-            # One transaction: a photo that is not stored gives its quota back.
-            with transaction.atomic():
-                quota.consume(request.user)
-                photo = create_photo(gallery, data["image"], temperature=data.get("temperature"),
+            (photo,) = create_photos(gallery, [data["image"]], temperature=data.get("temperature"),
                                      vividness=data.get("vividness"))
         except PhotoNotStored as e:
             return Response({"detail": str(e)}, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "60"})
         except quota.QuotaExceeded as e:
             q = e.quota
             body = {
-                "detail": f"You have used today's {q.limit} colorizations; the quota starts again at 00:00 UTC.",
+                "detail": e.message,
                 "limit": q.limit,
                 "remaining": q.remaining,
                 "resets_at": q.resets_at.isoformat().replace("+00:00", "Z"),

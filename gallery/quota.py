@@ -1,11 +1,13 @@
 """
 The daily colorization quota: how many photos a person may send to be
-colorized through the API per day (UTC).
+colorized per day (UTC), through the site and the API together: one budget,
+one refusal (429 with Retry-After at both doors), one message.
 
-consume() takes one unit atomically (a conditional UPDATE checked by its
-count, like the job claim in inference/jobs.py), so two uploads racing for
-the last unit cannot both win. Call it inside the transaction that creates
-the photo: if the photo is not stored, the unit is given back.
+consume() takes units atomically (a conditional UPDATE checked by its
+count, like the job claim), so two uploads racing for the last unit cannot
+both win. gallery.photos.create_photos calls it inside the transaction that
+creates the photos: if they are not stored, the units are given back.
+(Its tables live in the API app, where the quota began.)
 """
 
 import math
@@ -39,8 +41,17 @@ class Quota:
 
 
 class QuotaExceeded(Exception):
-    def __init__(self, quota):
-        self.quota = quota
+    def __init__(self, quota, wanted=1):
+        self.quota, self.wanted = quota, wanted
+        super().__init__(self.message)
+
+    @property
+    def message(self):
+        q = self.quota
+        if q.remaining and self.wanted > q.remaining:
+            return (f"That is {self.wanted} photos, and you have {q.remaining} of today's {q.limit} colorizations "
+                    "left; send fewer, or wait until the quota starts again at 00:00 UTC. Nothing was kept.")
+        return f"You have used today's {q.limit} colorizations; the quota starts again at 00:00 UTC."
 
 
 def today():
@@ -63,15 +74,15 @@ def status(user):
     return _quota(user, day, usage.count if usage else 0)
 
 
-def consume(user):
-    """Take one colorization from today's quota; raise QuotaExceeded when
-    none is left. Returns the Quota after taking it."""
+def consume(user, count=1):
+    """Take `count` colorizations from today's quota, all or none; raise
+    QuotaExceeded when fewer are left. Returns the Quota after taking them."""
     day = today()
     quota = _quota(user, day, 0)
     usage, _ = QuotaUsage.objects.get_or_create(user=user, day=day)
-    taken = QuotaUsage.objects.filter(pk=usage.pk, count__lt=quota.limit).update(count=F("count") + 1)
+    taken = QuotaUsage.objects.filter(pk=usage.pk, count__lte=quota.limit - count).update(count=F("count") + count)
     usage.refresh_from_db()
     quota.used = usage.count
     if not taken:
-        raise QuotaExceeded(quota)
+        raise QuotaExceeded(quota, count)
     return quota
