@@ -155,6 +155,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not a check: revokes a person's API keys whenever their password changes.
+    {"NAME": "gallery.api.passwords.RevokeKeysOnPasswordChange"},
 ]
 
 LOGIN_URL = "login"

@@ -89,3 +89,64 @@ def test_account_pages_need_login(client, db):
     for url in ["/accounts/", "/accounts/delete/", "/accounts/password_change/"]:
         r = client.get(url)
         assert r.status_code == 302 and r.url.startswith("/accounts/login/")
+
+
+# -- keys and sessions die with the password ------------------------------------------
+
+
+def keys_and_sessions(owner, stranger):
+    """Two API keys and a second signed-in browser of the owner, and a key of a stranger."""
+    from django.test import Client
+
+    from tests.api_support import client_for
+
+    elsewhere = Client()
+    elsewhere.force_login(owner)
+    return client_for(owner, "laptop"), client_for(owner, "server"), elsewhere, client_for(stranger)
+
+
+def still_works(api_client):
+    return api_client.get("/api/v1/photos/").status_code == 200
+
+
+def test_changing_the_password_revokes_every_key_and_other_session(client, owner, stranger):
+    laptop, server, elsewhere, strangers = keys_and_sessions(owner, stranger)
+    assert still_works(laptop) and still_works(server) and still_works(elsewhere)
+    client.force_login(owner)
+    page = client.get("/accounts/password_change/").content.decode()
+    assert "revokes all your API keys" in page  # said before they confirm
+    r = client.post("/accounts/password_change/", {
+        "old_password": "correct horse battery", "new_password1": "new pass phrase 42", "new_password2": "new pass phrase 42",
+    })
+    assert r.status_code == 302
+    assert laptop.get("/api/v1/photos/").status_code == 401 and server.get("/api/v1/photos/").status_code == 401
+    assert elsewhere.get("/galleries/").status_code == 302  # signed out: back to the login page
+    assert client.get("/galleries/").status_code == 200  # the session that changed it stays
+    assert still_works(strangers)
+
+
+def test_resetting_the_password_revokes_every_key_and_session(client, owner, stranger):
+    laptop, server, elsewhere, strangers = keys_and_sessions(owner, stranger)
+    client.post("/accounts/password_reset/", {"email": "alice@example.com"})
+    link = re.search(r"http://testserver(/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
+    r = client.get(link, follow=True)
+    assert "revokes all your API keys" in r.content.decode()
+    client.post(r.redirect_chain[-1][0], {"new_password1": "brand new phrase 7", "new_password2": "brand new phrase 7"})
+    owner.refresh_from_db()
+    assert owner.check_password("brand new phrase 7")
+    assert laptop.get("/api/v1/photos/").status_code == 401 and server.get("/api/v1/photos/").status_code == 401
+    assert elsewhere.get("/galleries/").status_code == 302
+    assert still_works(strangers)
+
+
+def test_a_login_that_upgrades_the_password_hash_keeps_the_keys(client, owner, settings):
+    from tests.api_support import client_for
+
+    laptop = client_for(owner, "laptop")
+    # A stronger hasher first in the list: the next login re-hashes the same password.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher",
+                                 "django.contrib.auth.hashers.MD5PasswordHasher"]
+    assert client.login(username="alice", password="correct horse battery")
+    owner.refresh_from_db()
+    assert owner.password.startswith("pbkdf2_")
+    assert still_works(laptop)

@@ -80,6 +80,11 @@ class ApiToken(models.Model):
         return token, key
 
     @classmethod
+    def revoke_all(cls, user):
+        """Every key of the person stops working (their password changed)."""
+        return cls.objects.filter(user=user).delete()[0]
+
+    @classmethod
     def find(cls, key):
         return cls.objects.select_related("user").filter(key_hash=hash_key(key)).first()
 
