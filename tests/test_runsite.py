@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -48,6 +49,16 @@ def test_runsite_shares_one_redis_and_stops_cleanly(tmp_path):
                             env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         assert wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).status == 200)
+        # As people will see it: DEBUG off, static files through whitenoise, the site's own 404 page.
+        home = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
+        css = re.search(r'href="(/static/css/site\.[0-9a-f]+\.css)"', home).group(1)
+        assert urllib.request.urlopen(f"http://127.0.0.1:{port}{css}", timeout=5).status == 200
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/no/such/page/", timeout=5)
+        except urllib.error.HTTPError as e:
+            assert e.code == 404 and "Go to the home page" in e.read().decode()
+        else:
+            raise AssertionError("a missing page answered 200")
         output = (tmp_path / "runsite.log").read_text()
         url = re.search(r"Embedded Redis on (unix://\S+)", output).group(1)
         conn = redis.Redis.from_url(url)
