@@ -57,7 +57,11 @@ def at_both_widths(page, name, check=None):
 
 
 def images_loaded(page, selector):
-    return page.eval_on_selector_all(selector, "els => els.length > 0 && els.every(e => e.complete && e.naturalWidth > 0)")
+    """True once every image matching `selector` has loaded (lazy ones take a moment)."""
+    page.wait_for_function(
+        "s => { const els = [...document.querySelectorAll(s)];"
+        " return els.length > 0 && els.every(e => e.complete && e.naturalWidth > 0); }", arg=selector)
+    return True
 
 
 def test_the_home_page_shows_a_real_before_and_after(site, page):  # noqa: F811
