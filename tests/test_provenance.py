@@ -70,6 +70,24 @@ def test_the_api_status_and_the_photo_page_show_the_provenance(client, owner, do
     assert 'id="provenance"' in html and "Colorized by colorsite" in html
 
 
+def test_a_shared_photo_says_it_was_colorized_too(client, done_photo):
+    done_photo.share()
+    html = client.get(f"/s/{done_photo.share_token}/").content.decode()
+    assert 'id="shared-provenance"' in html and "Colorized by colorsite" in html
+
+
 def test_a_photo_not_yet_colorized_has_no_provenance(owner, redis_conn, django_capture_on_commit_callbacks):
     photo = create_photo(Gallery.default_for(owner), check_image(camera_jpeg()))
     assert client_for(owner).get(f"/api/v1/photos/{photo.pk}/").json()["provenance"] is None
+
+
+def test_a_re_render_at_another_vividness_says_so_in_the_file(client, owner, done_photo, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        done_photo.request_render(vividness=80)
+    run_worker()
+    done_photo.refresh_from_db()
+    assert done_photo.vividness == 80
+    client.force_login(owner)
+    png = Image.open(io.BytesIO(b"".join(client.get(f"/photos/{done_photo.pk}/download").streaming_content)))
+    assert png.info["colorsite:vividness"] == "80" and "vividness 80" in png.info["Description"]
+    assert png.getexif()[MAKE] == "Leica"
