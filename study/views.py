@@ -131,7 +131,7 @@ def answer(request):
     """JSON {"pair": id, "choice": 0|1} -> {"correct": bool}. CSRF-protected like every POST."""
     try:
         data = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: "[" x 50,000
         return bad_request('Send JSON: {"pair": <id>, "choice": 0 or 1}.')
     if not isinstance(data, dict):
         return bad_request('Send a JSON object: {"pair": <id>, "choice": 0 or 1}.')

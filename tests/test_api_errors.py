@@ -4,7 +4,6 @@ import logging
 
 import pytest
 
-from gallery.api import views
 from gallery.api.models import QuotaUsage
 from gallery.models import Photo
 from tests.api_support import api, fresh_throttles, png  # noqa: F401
@@ -68,7 +67,9 @@ def test_a_server_error_is_json_logged_and_rolled_back(api, monkeypatch, caplog)
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(views, "create_photo", broken)
+    import gallery.photos
+
+    monkeypatch.setattr(gallery.photos, "create_photo", broken)
     with caplog.at_level(logging.ERROR, logger="gallery"):
         r = api.post("/api/v1/photos/", {"image": png()}, format="multipart")
     assert r.status_code == 500
@@ -80,3 +81,39 @@ def test_a_server_error_is_json_logged_and_rolled_back(api, monkeypatch, caplog)
     assert not Photo.objects.exists()
     assert not QuotaUsage.objects.filter(count__gt=0).exists()
     assert int(r["X-Quota-Remaining"]) == int(r["X-Quota-Limit"])
+
+
+# -- JSON for whoever asked for it, whatever failed --------------------------------------
+
+DEEP = "[" * 50_000
+
+
+def test_deeply_nested_json_is_a_400_even_anonymously(client, db):
+    r = client.post("/api/v1/auth/token/", DEEP, content_type="application/json")
+    assert r.status_code == 400 and r.json()["detail"] == "JSON parse error - nested too deeply."
+
+
+def test_deeply_nested_json_to_the_study_is_a_400(client, db):
+    r = client.post("/study/answer", DEEP, content_type="application/json")
+    assert r.status_code == 400 and "JSON" in r.json()["error"]
+
+
+def test_a_forged_host_header_is_a_json_400_for_an_api_client(client, db, settings):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    r = client.get("/api/v1/photos/", HTTP_HOST="evil.example")
+    assert r.status_code == 400 and r.json() == {"detail": "Bad Request."}
+    page = client.get("/accounts/login/", HTTP_HOST="evil.example")
+    assert page.status_code == 400 and page["Content-Type"].startswith("text/html")
+
+
+def test_a_site_endpoint_asked_for_json_answers_its_errors_in_json(owner, db):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(owner)
+    refused = browser.post("/galleries/1/rename", {"name": "x"}, HTTP_ACCEPT="application/json")
+    assert refused.status_code == 403 and refused.json() == {"detail": "Forbidden."}
+    missing = browser.get("/photos/999999/status.json", HTTP_ACCEPT="application/json")
+    assert missing.status_code == 404 and missing.json() == {"detail": "Not Found."}
+    html = browser.post("/galleries/1/rename", {"name": "x"}, HTTP_ACCEPT="text/html,*/*;q=0.8")
+    assert html.status_code == 403 and html["Content-Type"].startswith("text/html")

@@ -191,3 +191,37 @@ def test_sign_up_refuses_weak_passwords(client, db, password, reason):
     from django.contrib.auth import get_user_model
 
     assert not get_user_model().objects.filter(username="newcomer-newcomer").exists()
+
+
+# -- Content-Security-Policy: the site's own scripts only ---------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_DIRS = [ROOT / "templates", ROOT / "gallery", ROOT / "study"]
+
+
+def test_every_answer_carries_a_policy_that_allows_only_the_sites_own_scripts(client, owner):
+    client.force_login(owner)
+    for url in ("/", "/galleries/", "/accounts/login/", "/api/v1/photos/", "/no-such-page/"):
+        policy = client.get(url)["Content-Security-Policy"]
+        directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+        assert directives["script-src"] == "'self'", url
+        assert directives["default-src"] == "'self'" and directives["object-src"] == "'none'"
+        assert directives["frame-ancestors"] == "'none'"
+
+
+def test_no_template_holds_an_inline_script_or_event_handler():
+    # The policy would block them: every script is a file under /static/.
+    found = []
+    for folder in TEMPLATE_DIRS:
+        for path in folder.rglob("*.html"):
+            text = path.read_text()
+            found += [f"{path}: {tag}" for tag in re.findall(r"<script\b[^>]*>", text) if "src=" not in tag]
+            found += [f"{path}: {attr}" for attr in re.findall(r"\son[a-z]+\s*=", text)]
+            found += [f"{path}: {url}" for url in re.findall(r"""(?:href|src|action)\s*=\s*["']?\s*javascript:""", text, re.I)]
+    assert found == []
+
+
+def test_the_api_docs_page_loads_its_start_up_script_from_a_file(client, db):
+    page = client.get("/api/docs/").content.decode()
+    tags = re.findall(r"<script\b[^>]*>", page)
+    assert tags and all("src=" in tag for tag in tags), tags

@@ -5,7 +5,6 @@ and the model page, at 1280 and 390 px wide (screenshots into SCREENSHOT_DIR whe
 import io
 import os
 import re
-import shutil
 
 import pytest
 from PIL import Image
@@ -15,12 +14,9 @@ from playwright.sync_api import expect
 from mlcore.modelfile import read_summary
 from study import views
 from study.models import Answer, Pair
-from tests.test_browser import CHROMIUM, TIMEOUT_MS, browser  # noqa: F401 (fixture)
+from tests.test_browser import NEEDS_CHROMIUM, TIMEOUT_MS, browser  # noqa: F401 (fixture)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"{CHROMIUM} is not installed (make test installs it)"),
-]
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
 PAIRS = 12
 # Records when #trial changes state, in the page's own clock.

@@ -1,0 +1,24 @@
+"""Rules of the test suite itself, checked by running it: a CI run cannot pass
+without the browser tests, and tests write nothing into the checkout."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_pytest(*args, **env):
+    environ = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTEST_ADDOPTS")}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=ROOT,
+                          env={**environ, **env}, capture_output=True, text=True, timeout=300)
+    return done.returncode, done.stdout
+
+
+def test_browser_tests_fail_under_ci_when_chromium_is_missing_and_skip_elsewhere():
+    test = "tests/test_browser.py::test_drag_and_drop_upload"
+    code, out = run_pytest(test, CHROMIUM="/nonexistent/chromium", CI="true")
+    assert code == 1 and "is not installed, and under CI the browser tests must run" in out, out[-2000:]
+    code, out = run_pytest(test, CHROMIUM="/nonexistent/chromium")
+    assert code == 0 and "1 skipped" in out, out[-2000:]
