@@ -357,7 +357,14 @@ if COLORIZE_DAILY_QUOTA is None or COLORIZE_DAILY_QUOTA < 0:
 # address, and requests without credentials per client address.
 API_LOGIN_RATE = os.getenv("API_LOGIN_RATE", "10/minute")
 API_ANON_RATE = os.getenv("API_ANON_RATE", "60/minute")
-for _rate in ("API_LOGIN_RATE", "API_ANON_RATE"):
+# Per client address: sign-ups, password-reset requests, and JPEG re-encodes of shared photos
+# (anonymous, and costly); reset mails per e-mail address, whoever asks.
+SIGNUP_RATE = os.getenv("SIGNUP_RATE", "5/hour")
+PASSWORD_RESET_RATE = os.getenv("PASSWORD_RESET_RATE", "10/hour")
+PASSWORD_RESET_MAIL_RATE = os.getenv("PASSWORD_RESET_MAIL_RATE", "3/hour")
+SHARED_REENCODE_RATE = os.getenv("SHARED_REENCODE_RATE", "10/minute")
+for _rate in ("API_LOGIN_RATE", "API_ANON_RATE", "SIGNUP_RATE", "PASSWORD_RESET_RATE", "PASSWORD_RESET_MAIL_RATE",
+              "SHARED_REENCODE_RATE"):
     if not re.fullmatch(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)", globals()[_rate]):
         raise ImproperlyConfigured(f"Unexpected value {_rate}={globals()[_rate]!r}, expected e.g. '10/minute'")
 

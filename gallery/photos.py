@@ -190,6 +190,13 @@ def serve_bytes(data, content_type, filename):
     return private(response)
 
 
+def no_store(response):
+    """For what a share link shows: nothing of it may stay in any cache, the browser's
+    included, once the link is turned off."""
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def private(response):
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, max-age=3600"

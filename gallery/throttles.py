@@ -41,6 +41,60 @@ class LoginThrottle(FailOpenThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
+class PerAddressThrottle(FailOpenThrottle):
+    """A budget per client address for one kind of request; `setting` names its rate."""
+
+    setting = None
+
+    def get_rate(self):
+        return getattr(settings, self.setting)
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def check(self, request):
+        """None when the request may go on, else the whole seconds to wait (Retry-After)."""
+        if self.allow_request(request, None):
+            return None
+        return max(1, round(self.wait() or 1))
+
+
+class SignupThrottle(PerAddressThrottle):
+    """Sign-ups: an address cannot make accounts in bulk, nor test usernames quickly."""
+
+    scope, setting = "signup", "SIGNUP_RATE"
+
+
+class PasswordResetThrottle(PerAddressThrottle):
+    """Password-reset requests per client address."""
+
+    scope, setting = "password-reset", "PASSWORD_RESET_RATE"
+
+
+class ResetMailThrottle(PerAddressThrottle):
+    """Reset mails per e-mail address, whoever asks: nobody can fill a mailbox. Counted
+    for every address asked about, existing or not, so its answer reveals nothing."""
+
+    scope, setting = "reset-mail", "PASSWORD_RESET_MAIL_RATE"
+
+    def __init__(self, email):
+        super().__init__()
+        self.email = email.strip().lower()
+
+    def get_cache_key(self, request, view):
+        import hashlib
+
+        return self.cache_format % {"scope": self.scope, "ident": hashlib.sha256(self.email.encode()).hexdigest()}
+
+
+class SharedReencodeThrottle(PerAddressThrottle):
+    """JPEG re-encodes of shared photos, per client address: anyone holding a link can ask,
+    and each one decodes and encodes the full-resolution result (8 at once took the login
+    page from 4 ms to 1.2 s)."""
+
+    scope, setting = "shared-reencode", "SHARED_REENCODE_RATE"
+
+
 class AnonThrottle(FailOpenThrottle):
     """Requests without credentials, per client address."""
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/delete/", views.account_delete, name="account-delete"),
     path("accounts/export/", views.account_export, name="account-export"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
+    path("accounts/password_reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("galleries/", views.gallery_list, name="gallery-list"),
     path("galleries/new", views.gallery_create, name="gallery-create"),

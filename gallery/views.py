@@ -30,10 +30,17 @@ from gallery.photos import (
     create_photos,
     original_response,
     result_response,
+    no_store,
     serve_file,
     uncertainty_response,
 )
-from gallery.throttles import LoginThrottle
+from gallery.throttles import (
+    LoginThrottle,
+    PasswordResetThrottle,
+    ResetMailThrottle,
+    SharedReencodeThrottle,
+    SignupThrottle,
+)
 from mlcore.render import MAX_VIVIDNESS, MIN_VIVIDNESS, check_vividness
 
 logger = logging.getLogger("gallery")
@@ -73,6 +80,11 @@ def home(request):
 def signup(request):
     if request.user.is_authenticated:
         return redirect("home")
+    if request.method == "POST":
+        wait = SignupThrottle().check(request)
+        if wait:
+            return _too_many(request, "registration/signup.html", {"form": SignupForm()}, wait,
+                             "Too many sign-ups from your address. Try again in {wait} seconds.")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
@@ -81,6 +93,32 @@ def signup(request):
         messages.success(request, "Welcome! Drop a few black-and-white photos here to see them in color.")
         return redirect("home")
     return render(request, "registration/signup.html", {"form": form})
+
+
+def _too_many(request, template, context, wait, message):
+    """The page again, unbound, with a 429, Retry-After and why."""
+    messages.error(request, message.format(wait=wait))
+    response = render(request, template, context, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset form, throttled per client address (429) and per e-mail address. The
+    second refusal is silent: the same "check your mail" page as always, so that nobody
+    learns from it whether an account uses that address, and nobody can flood a mailbox."""
+
+    def post(self, request, *args, **kwargs):
+        wait = PasswordResetThrottle().check(request)
+        if wait:
+            return _too_many(request, self.template_name, self.get_context_data(form=self.form_class()), wait,
+                             "Too many reset requests from your address. Try again in {wait} seconds.")
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        if ResetMailThrottle(form.cleaned_data["email"]).check(self.request):
+            return redirect(self.get_success_url())
+        return super().form_valid(form)
 
 
 class LoginView(auth_views.LoginView):
@@ -381,17 +419,24 @@ def photo_share(request, pk):
 
 def shared_photo(request, token):
     photo = _get_shared_photo(token)
-    return render(request, "gallery/photo.html", {"photo": photo, "shared_view": True, "token": token})
+    return no_store(render(request, "gallery/photo.html", {"photo": photo, "shared_view": True, "token": token}))
 
 
 @require_GET
 def shared_file(request, token, kind):
-    return _serve_display_file(_get_shared_photo(token), kind)
+    return no_store(_serve_display_file(_get_shared_photo(token), kind))
 
 
 @require_GET
 def shared_download(request, token):
-    return _download_result(request, _get_shared_photo(token))
+    photo = _get_shared_photo(token)
+    if request.GET.get("format", "png").lower() != "png":
+        wait = SharedReencodeThrottle().check(request)
+        if wait:
+            response = render(request, "429.html", {"retry_after": wait}, status=429)
+            response["Retry-After"] = str(wait)
+            return response
+    return no_store(_download_result(request, photo))
 
 
 # -- helpers ----------------------------------------------------------------

@@ -189,3 +189,32 @@ def test_files_can_be_handed_to_nginx(client, owner, done_photo, settings):
     assert r["X-Accel-Redirect"] == "/protected/" + done_photo.result.name
     assert r["Content-Disposition"] == 'attachment; filename="Grandpa 1931-color.png"'
     assert r.content == b""
+
+
+def shared(client, owner, photo):
+    client.force_login(owner)
+    client.post(f"/photos/{photo.pk}/share", {"share": "on"})
+    client.logout()
+    photo.refresh_from_db()
+    return photo.share_token
+
+
+def test_nothing_a_share_link_shows_may_be_kept_in_a_cache(client, owner, done_photo):
+    token = shared(client, owner, done_photo)
+    for url in [f"/s/{token}/", f"/s/{token}/before.jpg", f"/s/{token}/after.jpg", f"/s/{token}/thumbnail.jpg",
+                f"/s/{token}/download", f"/s/{token}/download?format=jpeg&quality=90"]:
+        r = client.get(url)
+        assert r.status_code == 200 and r["Cache-Control"] == "no-store", url
+    client.force_login(owner)  # the owner's own copies may stay in their browser a while
+    assert client.get(f"/photos/{done_photo.pk}/after.jpg")["Cache-Control"] == "private, max-age=3600"
+
+
+def test_anonymous_jpeg_reencodes_of_a_shared_photo_are_throttled_per_address(client, owner, done_photo, settings):
+    settings.SHARED_REENCODE_RATE = "2/minute"
+    token = shared(client, owner, done_photo)
+    url = f"/s/{token}/download?format=jpeg&quality=100"
+    assert [client.get(url).status_code for _ in range(2)] == [200, 200]
+    refused = client.get(url)
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert client.get(url, REMOTE_ADDR="10.0.0.9").status_code == 200  # another address has its own
+    assert client.get(f"/s/{token}/download").status_code == 200  # the stored PNG costs nothing
