@@ -86,7 +86,8 @@ def redis_server(tmp_path, settings, monkeypatch):
     """Our own Redis, and the colorize queue pointed at it."""
     server = RedisServer(tmp_path)
     server.start()
-    monkeypatch.setitem(settings.RQ_QUEUES, "colorize", {"URL": server.url, "DEFAULT_TIMEOUT": 600})
+    for queue in settings.RQ_QUEUES:  # colorize and render: a worker serves both from one Redis
+        monkeypatch.setitem(settings.RQ_QUEUES, queue, {"URL": server.url, "DEFAULT_TIMEOUT": 600})
     yield server
     if server.proc.poll() is None:
         server.stop()
@@ -238,7 +239,9 @@ def test_uploads_while_redis_is_down_are_kept_and_all_run_when_it_returns(
     redis_server.start()  # empty: the first photo's job is gone too
     # The sweeper re-sends a job Redis lost once it has waited this long
     # (2 minutes in production).
-    monkeypatch.setattr(jobs, "QUEUED_RECHECK_SECONDS", 0)
+    import gallery.models
+
+    monkeypatch.setattr(gallery.models, "QUEUED_RECHECK_SECONDS", 0)
     run_worker()  # sweeps first, then runs what it sent
 
     for p in photos:
