@@ -283,6 +283,12 @@ if os.getenv("EMAIL_HOST"):
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
+# /metrics (Prometheus) wants `Authorization: Bearer <METRICS_TOKEN>`; with DEBUG off and no
+# token it is a 404. /healthz is open (see colorsite/ops.py).
+METRICS_TOKEN = os.getenv("METRICS_TOKEN", "")
+# A load balancer probes /healthz over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
 SECURE_CONTENT_TYPE_NOSNIFF = True
 if not DEBUG:
     SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "True")

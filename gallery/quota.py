@@ -14,7 +14,10 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone as dt_timezone
 
+import logging
+
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import F
 from django.utils import timezone
 
@@ -84,5 +87,27 @@ def consume(user, count=1):
     usage.refresh_from_db()
     quota.used = usage.count
     if not taken:
+        _count_refusal()
         raise QuotaExceeded(quota, count)
     return quota
+
+
+# Refusals for /metrics, in the cache: Redis under runsite and in production, so shared by
+# every web process (per process without REDIS_URL). A cache that is down loses counts,
+# never an upload.
+REFUSALS_KEY = "quota-refusals"
+
+
+def _count_refusal():
+    try:
+        cache.add(REFUSALS_KEY, 0, timeout=None)
+        cache.incr(REFUSALS_KEY)
+    except Exception as e:
+        logging.getLogger("gallery").warning("Quota refusal not counted: %s", e)
+
+
+def refusals():
+    try:
+        return cache.get(REFUSALS_KEY, 0)
+    except Exception:
+        return 0
