@@ -4,6 +4,7 @@ import atexit
 import os
 import shutil
 import tempfile
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # The suite runs against PostgreSQL too (.ci/run), where colorsite.settings
@@ -73,3 +74,9 @@ else:
 # Every queue on the test database: a worker takes one connection for all its queues.
 for _name in RQ_QUEUES:
     RQ_QUEUES[_name] = RQ_QUEUES["colorize"]
+
+# What commands write under var/ during the tests (the evaluate command's classifier graph,
+# 24 MB, even with --no-cache) goes to the test run's own folder, never into the checkout. The
+# embedded Redis above keeps the checkout's var/: one server per checkout.
+VAR_DIR = Path(tempfile.mkdtemp(prefix="colorsite-test-var-"))
+atexit.register(shutil.rmtree, VAR_DIR, ignore_errors=True)

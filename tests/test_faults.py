@@ -442,16 +442,15 @@ def _answers(url, key):
 # -- a full disk or an unwritable media folder ------------------------------------------
 
 
-@pytest.fixture
-def disk_fills_up(monkeypatch):
-    """The disk fills up in the middle of writing the second file of an
-    upload: half of it is on disk when the write fails, as with ENOSPC."""
+def fill_disk_at(monkeypatch, failing_save):
+    """From the failing_save-th file written on, the disk is full: half of that file is on
+    disk when the write fails, as with ENOSPC."""
     real_save = FileSystemStorage._save
     saves = []
 
     def save(self, name, content):
         saves.append(name)
-        if len(saves) < 2:
+        if len(saves) < failing_save:
             return real_save(self, name, content)
         data = content.read()
         real_save(self, name, ContentFile(data[: len(data) // 2]))
@@ -462,6 +461,20 @@ def disk_fills_up(monkeypatch):
 
 
 @pytest.fixture
+def disk_fills_up(monkeypatch):
+    """The disk fills up in the middle of writing the second file of the first photo."""
+    return fill_disk_at(monkeypatch, 2)
+
+
+@pytest.fixture
+def disk_fills_up_at_the_second_photo(monkeypatch):
+    """The first photo of a batch is stored whole (original, display JPEG, thumbnail); the
+    disk fills up at the second photo's display JPEG. The first photo's files must go too:
+    its row is rolled back with the batch."""
+    return fill_disk_at(monkeypatch, 5)
+
+
+@pytest.fixture
 def unwritable_media(settings, tmp_path):
     """A media folder that cannot be created: its parent is a file."""
     (tmp_path / "not-a-folder").write_text("")
@@ -469,7 +482,7 @@ def unwritable_media(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
-@pytest.mark.parametrize("fault", ["disk_fills_up", "unwritable_media"])
+@pytest.mark.parametrize("fault", ["disk_fills_up", "disk_fills_up_at_the_second_photo", "unwritable_media"])
 def test_upload_form_on_a_full_or_unwritable_disk_says_so_and_keeps_nothing(
     request, fault, client, owner, settings, redis_conn, django_capture_on_commit_callbacks
 ):

@@ -22,3 +22,8 @@ def test_browser_tests_fail_under_ci_when_chromium_is_missing_and_skip_elsewhere
     assert code == 1 and "is not installed, and under CI the browser tests must run" in out, out[-2000:]
     code, out = run_pytest(test, CHROMIUM="/nonexistent/chromium")
     assert code == 0 and "1 skipped" in out, out[-2000:]
+
+
+def test_commands_run_by_the_tests_write_their_var_files_outside_the_checkout(settings):
+    # The evaluate command keeps its classifier graph under VAR_DIR/cache/evaluate by default.
+    assert not Path(settings.VAR_DIR).resolve().is_relative_to(ROOT)
