@@ -301,6 +301,114 @@ def test_site_and_worker_recover_when_database_connections_are_cut(processes, ow
     assert status_of(second) == Photo.DONE
 
 
+class PostgresServer:
+    """A PostgreSQL server of our own (initdb in a temporary folder, a free port, no fsync),
+    which a test may stop and start again: CI's shared server is left alone. As root, the
+    server runs as the postgres user, as PostgreSQL insists."""
+
+    def __init__(self):
+        import glob
+        import tempfile
+
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+        self.bin = Path(bins[-1]).parent if bins else None
+        self.port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="colorsite-pg-"))
+        self.data = self.folder / "data"
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/site"
+
+    def run(self, *args):
+        command = [str(self.bin / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    def setup(self):
+        if os.geteuid() == 0:
+            import shutil
+
+            shutil.chown(self.folder, "postgres")
+        self.run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        self.start()
+        self.run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "site")
+
+    def start(self):
+        self.run("pg_ctl", "-D", str(self.data), "-w", "-l", str(self.folder / "log"), "start", "-o",
+                 f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off")
+
+    def stop(self, mode="fast"):
+        self.run("pg_ctl", "-D", str(self.data), "-w", "-m", mode, "stop")
+
+    def remove(self):
+        import shutil
+
+        try:
+            self.stop("immediate")
+        except subprocess.CalledProcessError:
+            pass  # not running
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_server():
+    server = PostgresServer()
+    if server.bin is None:
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail("PostgreSQL's programs are not installed, and under CI this test must run")
+        pytest.skip("PostgreSQL's programs (initdb, pg_ctl) are not installed")
+    server.setup()
+    yield server
+    server.remove()
+
+
+def test_site_and_worker_carry_on_after_a_real_database_restart(processes, postgres_server, tmp_path):
+    # Both passes: the site under test runs on a PostgreSQL server of the test's own, stopped
+    # and started for real (connections gone, server away for a while, then back).
+    processes.env["DATABASE_URL"] = postgres_server.url
+    manage = [sys.executable, "manage.py"]
+    subprocess.run(manage + ["migrate", "-v0"], cwd=ROOT, env=processes.env, check=True, timeout=300)
+    subprocess.run(manage + ["createsuperuser", "--noinput", "--username", "ops", "--email", "ops@example.com"],
+                   cwd=ROOT, env={**processes.env, "DJANGO_SUPERUSER_PASSWORD": "a long pass phrase"},
+                   check=True, timeout=120)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    processes.web(port)
+    processes.worker()
+
+    def call(method, path, **kwargs):
+        try:
+            return requests.request(method, base + path, timeout=30, **kwargs)
+        except requests.ConnectionError:
+            return None
+
+    wait_until(lambda: (r := call("GET", "/healthz")) is not None and r.status_code == 200, START_DEADLINE,
+               "the web server", processes.logs)
+    key = call("POST", "/api/v1/auth/token/", json={"username": "ops", "password": "a long pass phrase"}).json()["token"]
+    headers = {"Authorization": f"Token {key}"}
+
+    def upload_and_finish(name):
+        r = call("POST", "/api/v1/photos/", headers=headers, files={"image": (name, image_bytes("PNG"), "image/png")})
+        assert r is not None and r.status_code == 202, r and r.text
+        url = f"/api/v1/photos/{r.json()['id']}/"
+        wait_until(lambda: (p := call("GET", url, headers=headers)) is not None and p.status_code == 200
+                   and p.json()["status"] in ("done", "failed"), 90, f"{name} to finish", processes.logs)
+        assert call("GET", url, headers=headers).json()["status"] == "done"
+
+    upload_and_finish("before-restart.png")
+
+    postgres_server.stop()
+    started = time.monotonic()
+    down = call("GET", "/api/v1/photos/", headers=headers)
+    assert down.status_code == 500 and down.headers["Content-Type"] == "application/json"
+    assert time.monotonic() - started < 10
+    assert call("GET", "/healthz").json()["checks"]["database"].startswith("failing")
+
+    postgres_server.start()
+    wait_until(lambda: (r := call("GET", "/api/v1/photos/", headers=headers)) is not None and r.status_code == 200,
+               60, "the web server to reconnect", processes.logs)
+    upload_and_finish("after-restart.png")  # the worker reconnected too
+
+
 @pytest.mark.skipif("os.environ.get('DATABASE_URL', '').split(':')[0] not in ('postgres', 'postgresql')",
                     reason="PostgreSQL pass only: DATABASE_URL does not point at PostgreSQL")
 def test_while_the_database_is_down_requests_fail_quickly_and_cleanly(tmp_path, settings, tiny_model_path):
