@@ -85,6 +85,20 @@ def sample_photo(tmp_path, name, size=(120, 90)):
     return str(path)
 
 
+def wait_for(page, expression, arg=None, timeout_ms=TIMEOUT_MS):
+    """Poll a JavaScript expression (a function of `arg`) until it is truthy. Playwright's
+    wait_for_function evaluates its predicate with eval inside the page, which the site's
+    Content-Security-Policy refuses; page.evaluate goes through the debugger protocol."""
+    import time
+
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(expression, arg):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Timed out after {timeout_ms} ms waiting for {expression}")
+        page.wait_for_timeout(100)
+    return True
+
+
 def wait_until_done(page, count):
     """Run the worker (this process, burst) until `count` cards say done."""
     for _ in range(20):

@@ -7,18 +7,22 @@ screenshot at both widths there, to be looked at."""
 
 import os
 import re
-import shutil
 
 import pytest
 from PIL import Image
 
 from gallery.models import Photo
-from tests.test_browser import CHROMIUM, TIMEOUT_MS, browser, sign_up, site, wait_until_done  # noqa: F401
+from tests.test_browser import (  # noqa: F401
+    NEEDS_CHROMIUM,
+    TIMEOUT_MS,
+    browser,
+    sign_up,
+    site,
+    wait_for,
+    wait_until_done,
+)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"{CHROMIUM} is not installed (make test installs it)"),
-]
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
 WIDTHS = (1280, 390)
 # Taller than this at 390 px and the header has wrapped onto a second line.
@@ -58,10 +62,8 @@ def at_both_widths(page, name, check=None):
 
 def images_loaded(page, selector):
     """True once every image matching `selector` has loaded (lazy ones take a moment)."""
-    page.wait_for_function(
-        "s => { const els = [...document.querySelectorAll(s)];"
-        " return els.length > 0 && els.every(e => e.complete && e.naturalWidth > 0); }", arg=selector)
-    return True
+    return wait_for(page, "s => { const els = [...document.querySelectorAll(s)];"
+                    " return els.length > 0 && els.every(e => e.complete && e.naturalWidth > 0); }", selector)
 
 
 def test_the_home_page_shows_a_real_before_and_after(site, page):  # noqa: F811
@@ -119,8 +121,8 @@ def test_photos_keep_their_shape_small_ones_are_not_blown_up_and_galleries_have_
     # The uncertainty overlay: fetched when turned on, over the photo, off again.
     assert page.get_attribute("#uncertainty-overlay", "src") is None
     page.check("#show-uncertainty")
-    page.wait_for_function("document.getElementById('uncertainty-overlay').complete"
-                           " && document.getElementById('uncertainty-overlay').naturalWidth === 90")
+    wait_for(page, "() => document.getElementById('uncertainty-overlay').complete"
+                   " && document.getElementById('uncertainty-overlay').naturalWidth === 90")
     assert page.locator("#uncertainty-overlay").is_visible()
     at_both_widths(page, "photo-uncertainty")
     page.uncheck("#show-uncertainty")
