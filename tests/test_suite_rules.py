@@ -10,7 +10,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_pytest(*args, **env):
-    environ = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTEST_ADDOPTS")}
+    # On the embedded defaults whatever this run uses: in CI's PostgreSQL pass, a second
+    # pytest would otherwise make (and so drop) this run's own test database.
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("CI", "PYTEST_ADDOPTS", "DATABASE_URL", "REDIS_URL")}
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=ROOT,
                           env={**environ, **env}, capture_output=True, text=True, timeout=300)
     return done.returncode, done.stdout
