@@ -27,6 +27,6 @@ test: install
 	@if [ ! -x /usr/bin/chromium ]; then \
 		echo "Installing Chromium for the browser tests (apt-get)..."; \
 		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) >/dev/null \
-		|| echo "Could not install chromium with apt-get; the browser tests will be skipped."; \
+		|| echo "Could not install chromium with apt-get; the browser tests will be skipped (and fail under CI=true)."; \
 	fi
 	$(PY) -m pytest
