@@ -13,8 +13,8 @@ A backup folder holds:
     MANIFEST.json   format, time, migrations applied, and the checksum and
                     size of every file above
 
-The database is read in one transaction (REPEATABLE READ on PostgreSQL), so
-its rows agree with each other while people keep using the site; the files
+The database is read as one snapshot (see _snapshot), so its rows agree with
+each other while people keep using the site, and no upload waits; the files
 are copied after it, so every photo of the snapshot has its files unless it
 was deleted meanwhile (those are counted as missing). Restore checks every
 checksum before it writes anything, loads the rows and copies the files
@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -78,6 +79,34 @@ def _referenced_files():
     return names
 
 
+@contextmanager
+def _snapshot():
+    """Every query inside sees the database as of one instant, while the site keeps writing.
+    PostgreSQL: a REPEATABLE READ transaction. SQLite: a plain (deferred) read transaction,
+    which in WAL mode is a snapshot that blocks no writer; Django's atomic() would begin an
+    IMMEDIATE one (see settings), holding the write lock, and uploads would wait on the
+    backup. Inside a transaction already (tests), that one is the snapshot."""
+    if connection.in_atomic_block:
+        yield
+    elif connection.vendor == "postgresql":
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield
+    elif connection.vendor == "sqlite":
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            cursor.execute("BEGIN DEFERRED")
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("ROLLBACK")  # nothing was written: ending the read is all
+    else:
+        with transaction.atomic():
+            yield
+
+
 def write_backup(folder, log=lambda message: None):
     """Back the site up into `folder` (new, or empty). Returns the manifest."""
     folder = Path(folder)
@@ -85,12 +114,7 @@ def write_backup(folder, log=lambda message: None):
         raise BackupError(f"{folder} is not empty; back up into a new folder.")
     folder.mkdir(parents=True, exist_ok=True)
 
-    snapshot_level = connection.vendor == "postgresql" and not connection.in_atomic_block
-    with transaction.atomic():
-        if snapshot_level:
-            # Every table as of one instant, while the site keeps writing.
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    with _snapshot():
         call_command("dumpdata", exclude=NOT_BACKED_UP, natural_foreign=True, indent=None,
                      output=str(folder / DATABASE), verbosity=0)
         migrations = _applied_migrations()

@@ -120,3 +120,38 @@ def test_a_backup_never_overwrites_a_folder_and_lists_every_file_it_holds(site, 
     (tmp_path / "b" / "media" / "stray.txt").write_text("not from the site")
     with pytest.raises(CommandError, match="stray.txt is in the backup folder but not in its manifest"):
         call_command("restore", str(tmp_path / "b"), "--check")
+
+
+def test_people_can_upload_while_a_backup_reads_the_database(site, owner, tmp_path, monkeypatch):
+    # The backup reads one snapshot; a write from another connection meanwhile must not wait
+    # for it (on SQLite an IMMEDIATE transaction would hold the write lock the whole time).
+    import threading
+    import time
+
+    import gallery.backups
+    from django.db import connection
+
+    real_call_command = gallery.backups.call_command
+    took = []
+
+    def dump_then_write(*args, **kwargs):
+        real_call_command(*args, **kwargs)
+
+        def write():
+            started = time.monotonic()
+            try:
+                new_photo(owner, "during-backup.png")
+            finally:
+                connection.close()
+            took.append(time.monotonic() - started)
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        thread.join(timeout=60)
+
+    monkeypatch.setattr(gallery.backups, "call_command", dump_then_write)
+    backup(tmp_path / "b")
+    assert took and took[0] < 5
+    manifest = json.loads((tmp_path / "b" / "MANIFEST.json").read_text())
+    assert manifest["counts"]["photos"] == 4  # the snapshot: the photo made meanwhile is not in it
+    assert Photo.objects.count() == 5
