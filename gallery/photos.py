@@ -43,13 +43,58 @@ class PhotoNotStored(Exception):
 def create_photo(gallery, checked, temperature=None, vividness=None):
     """Store a CheckedImage (see forms.check_image) as a new queued photo,
     to be colorized at `vividness` and `temperature` (None: the model
-    file's own).
+    file's own). Takes no quota: uploads go through create_photos.
 
     The job is sent to Redis after the transaction commits; if Redis is
     down the photo is kept all the same and the sweeper sends it later.
     Raises PhotoNotStored, with nothing left behind, when its files cannot
     be written.
     """
+    photo = _stored_photo(gallery, checked, temperature, vividness)
+    try:
+        with transaction.atomic():  # short: the files are written already
+            photo.save()
+            photo.enqueue_on_commit()
+    except BaseException:
+        photo.delete_files()
+        raise
+    return photo
+
+
+def create_photos(gallery, checked_images, temperature=None, vividness=None):
+    """Store checked uploads as new queued photos, all or none, each taking one
+    colorization from the owner's daily quota (gallery.quota: one budget for
+    the site and the API). Raises quota.QuotaExceeded or PhotoNotStored with
+    nothing kept and no quota used.
+
+    The files are written first, outside any transaction; the transaction
+    that takes the quota and saves the rows is then a few quick writes. (On
+    SQLite a transaction holds the database's one write lock from its start:
+    decoding and writing a 40 Mpx photo inside it made every other upload
+    wait.)"""
+    from gallery import quota
+
+    quota.check(gallery.owner, len(checked_images))  # before any work; consume() below decides
+    photos = []
+    try:
+        for checked in checked_images:
+            photos.append(_stored_photo(gallery, checked, temperature, vividness))
+        with transaction.atomic():
+            quota.consume(gallery.owner, len(photos))
+            for photo in photos:
+                photo.save()
+                photo.enqueue_on_commit()
+    except BaseException:
+        for photo in photos:  # no row was kept; their files go too
+            photo.delete_files()
+        raise
+    return photos
+
+
+def _stored_photo(gallery, checked, temperature, vividness):
+    """A new Photo, not saved, whose files (the original byte for byte, its display JPEG and
+    gray thumbnail) are written. Raises PhotoNotStored, with its files removed, when they
+    cannot be."""
     from mlcore.imageio import load_image
     from mlcore.inputcolor import classify
 
@@ -71,12 +116,9 @@ def create_photo(gallery, checked, temperature=None, vividness=None):
     if vividness is not None:
         photo.vividness = round(vividness)
     try:
-        with transaction.atomic():
-            photo.save_file("original", f"original.{checked.extension}", data)
-            photo.save_file("before", "before.jpg", encode_jpeg(image, DISPLAY_SIZE))
-            photo.save_file("thumbnail", "thumb-0.jpg", encode_jpeg(image.convert("L"), THUMBNAIL_SIZE))
-            photo.save()
-            photo.enqueue_on_commit()
+        photo.save_file("original", f"original.{checked.extension}", data)
+        photo.save_file("before", "before.jpg", encode_jpeg(image, DISPLAY_SIZE))
+        photo.save_file("thumbnail", "thumb-0.jpg", encode_jpeg(image.convert("L"), THUMBNAIL_SIZE))
     except OSError as e:
         photo.delete_files()
         logger.error("Cannot store a photo of user %s in %s: %s", gallery.owner_id, photo.folder, e)
@@ -88,26 +130,6 @@ def create_photo(gallery, checked, temperature=None, vividness=None):
         photo.delete_files()
         raise
     return photo
-
-
-def create_photos(gallery, checked_images, temperature=None, vividness=None):
-    """Store checked uploads as new queued photos, all or none, each taking one
-    colorization from the owner's daily quota (gallery.quota: one budget for
-    the site and the API). Raises quota.QuotaExceeded or PhotoNotStored with
-    nothing kept and no quota used."""
-    from gallery import quota
-
-    photos = []
-    try:
-        with transaction.atomic():
-            quota.consume(gallery.owner, len(checked_images))
-            for checked in checked_images:
-                photos.append(create_photo(gallery, checked, temperature=temperature, vividness=vividness))
-    except BaseException:
-        for photo in photos:  # the rows rolled back; their files go too
-            photo.delete_files()
-        raise
-    return photos
 
 
 def original_response(photo):

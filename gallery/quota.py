@@ -77,6 +77,16 @@ def status(user):
     return _quota(user, day, usage.count if usage else 0)
 
 
+def check(user, count=1):
+    """Raise QuotaExceeded when fewer than `count` colorizations are left today. A read, so
+    that a refused upload costs nothing; consume() is what decides, atomically."""
+    quota = status(user)
+    if quota.remaining < count:
+        _count_refusal()
+        raise QuotaExceeded(quota, count)
+    return quota
+
+
 def consume(user, count=1):
     """Take `count` colorizations from today's quota, all or none; raise
     QuotaExceeded when fewer are left. Returns the Quota after taking them."""

@@ -67,9 +67,8 @@ def test_a_server_error_is_json_logged_and_rolled_back(api, monkeypatch, caplog)
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    import gallery.photos
-
-    monkeypatch.setattr(gallery.photos, "create_photo", broken)
+    # After the quota unit is taken, inside the same transaction.
+    monkeypatch.setattr(Photo, "enqueue_on_commit", broken)
     with caplog.at_level(logging.ERROR, logger="gallery"):
         r = api.post("/api/v1/photos/", {"image": png()}, format="multipart")
     assert r.status_code == 500
