@@ -37,9 +37,10 @@ MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 1.0
 MIN_VIVIDNESS, MAX_VIVIDNESS = 0, 100
 DEFAULT_VIVIDNESS = 50
 # Prior correction at vividness 0 is the model's + SPAN, at 100 the model's - SPAN. With the
-# shipped model's 0.375, 0 is the plain posterior (correction 1, about a third of the
-# default's chroma) and 100 keeps a quarter more of the rebalancing than training did
-# (about 1.6x the default's chroma), still natural on the test photos.
+# shipped model's 0.5, vividness 90 is the uncorrected (fully rebalanced) network, 100 keeps an
+# eighth more of the rebalancing than training did, and 0 goes past the plain posterior (1.125).
+# (Chosen with the previous default at 0.375: 0 was the plain posterior, about a third of its
+# default chroma, 100 about 1.6x.)
 VIVIDNESS_CORRECTION_SPAN = 0.625
 # Pixels rendered at once: about 50 MB of float intermediates, and few enough tiles for a
 # 40 Mpx photo (40) that the loop costs nothing measurable.
