@@ -3,6 +3,7 @@ second of looking, a click or an arrow key), the score after the round, and the 
 and the model page, at 1280 and 390 px wide (screenshots into SCREENSHOT_DIR when set)."""
 
 import io
+import json
 import os
 import re
 
@@ -11,7 +12,7 @@ from PIL import Image
 
 from playwright.sync_api import expect
 
-from mlcore.modelfile import read_summary
+from mlcore.modelfile import DEFAULT_RESULTS_PATH, read_summary
 from study import views
 from study.models import Answer, Pair
 from tests.test_browser import NEEDS_CHROMIUM, TIMEOUT_MS, browser  # noqa: F401 (fixture)
@@ -157,7 +158,8 @@ def test_the_study_and_the_model_page_at_phone_width(study_site, browser, monkey
         page.goto(f"{study_site}/model/")
         page.wait_for_load_state("networkidle")
         assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scrolling
-        assert page.locator("svg polyline").count() == 8
+        # Two charts (plain and rebalanced), one line per row of the stored evaluation.
+        assert page.locator("svg polyline").count() == 2 * len(json.loads(DEFAULT_RESULTS_PATH.read_text())["rows"])
         assert page.evaluate("document.querySelector('img.examples').naturalWidth") > 0
         shot(page, f"model-{width}")
     assert errors == []
