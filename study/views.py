@@ -152,9 +152,13 @@ def answer(request):
 @require_GET
 @throttled
 def results_json(request):
+    """The issue's contract at the top level, for the deployed model: {"model", "answers",
+    "fooled", "fooling_rate", "ci95"}; every model version with pairs under "versions"."""
     facts = card.model_facts()
     version = facts["version"] if facts else None
     rows = results(version)
     for row in rows:
         row["deployed"] = row["model"] == version
-    return JsonResponse(rows, safe=False)
+    deployed = next((r for r in rows if r["deployed"]), None) or {
+        "model": version, "answers": 0, "fooled": 0, "fooling_rate": None, "ci95": None}
+    return JsonResponse({**{k: v for k, v in deployed.items() if k != "deployed"}, "versions": rows})

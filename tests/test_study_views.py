@@ -251,7 +251,7 @@ def test_results_give_the_fooling_rate_and_its_wilson_interval_per_model_version
     make_pair("new-version", 3)
     r = client.get("/study/results.json")
     assert r.status_code == 200
-    rows = {row["model"]: row for row in r.json()}
+    rows = {row["model"]: row for row in r.json()["versions"]}
     assert set(rows) == {"old-version", "new-version"}
     assert rows["old-version"]["answers"] == 10 and rows["old-version"]["fooled"] == 3
     assert rows["old-version"]["fooling_rate"] == pytest.approx(0.3)
@@ -269,9 +269,22 @@ def test_results_put_the_deployed_model_first(client, db, tiny_model):
     pair = make_pair(deployed, 2)
     make_pair("a-newer-experiment", 3)
     Answer.objects.create(pair=pair, participant="x", real_slot=1, choice=0, correct=False)
-    rows = client.get("/study/results.json").json()
+    result = client.get("/study/results.json").json()
+    # The fields, at the top level, are the deployed model's.
+    assert {k: result[k] for k in ("model", "answers", "fooled", "fooling_rate")} == \
+        {"model": deployed, "answers": 1, "fooled": 1, "fooling_rate": 1.0}
+    assert result["ci95"] == pytest.approx([0.206549, 1.0], abs=2e-6)  # Wilson, k = n = 1, by hand
+    rows = result["versions"]
     assert rows[0]["model"] == deployed and rows[0]["deployed"] and rows[0]["fooled"] == 1
     assert [r["deployed"] for r in rows[1:]] == [False, False]
+
+
+def test_results_name_the_deployed_model_before_anyone_answered(client, db, tiny_model):
+    from mlcore.modelfile import read_summary
+
+    result = client.get("/study/results.json").json()
+    assert result == {"model": read_summary(tiny_model)["version"], "answers": 0, "fooled": 0,
+                      "fooling_rate": None, "ci95": None, "versions": []}
 
 
 def test_anonymous_study_requests_are_throttled_like_the_api(client, pairs, settings, owner):

@@ -14,8 +14,8 @@
   // ---- the live result ------------------------------------------------------------------
   var live = document.getElementById("study-live");
 
-  function showLive(rows) {
-    var mine = rows.filter(function (r) { return r.deployed; })[0];
+  function showLive(result) {
+    var mine = result.versions.filter(function (r) { return r.deployed; })[0];
     if (!mine || !mine.answers) return;
     var field = function (name) { return live.querySelector('[data-field="' + name + '"]'); };
     field("figure").hidden = false;
@@ -36,7 +36,7 @@
     if (!live) return;
     fetch(live.dataset.resultsUrl, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (rows) { if (rows) showLive(rows); })
+      .then(function (result) { if (result) showLive(result); })
       .catch(function () { /* the figure already shown stays */ });
   }
 
