@@ -87,6 +87,8 @@ def model_facts():
         "created": created,
         "parameters": meta.get("parameters"),
         "train_images": meta.get("train_images"),
+        # A model fine-tuned from another (--init-from) records only its last step's photos.
+        "fine_tuned": bool((meta.get("config") or {}).get("init_from")),
         "val_images": meta.get("val_images"),
         "train_size": summary["size"],
         "epoch": meta.get("epoch"),

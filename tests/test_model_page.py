@@ -49,6 +49,17 @@ def test_anyone_can_read_the_model_page_with_its_card_and_table_1(client, db):
     assert "Known weaknesses" in html
 
 
+def test_a_fine_tuned_model_is_not_said_to_be_trained_on_its_last_steps_photos_alone(client, db):
+    shipped = read_summary(DEFAULT_MODEL_PATH)["meta"]
+    html = html_of(client)
+    count = f"{shipped['train_images']:,}"
+    if shipped["config"].get("init_from"):  # the shipped default: one semantic epoch on 4,000 photos
+        assert f"its last training step used {count} color photos" in html
+        assert f"trained on {count} color photos" not in html
+    else:
+        assert f"trained on {count} color photos" in html
+
+
 def test_the_curves_are_inline_svg_drawn_from_the_json(client, db):
     html = html_of(client)
     lines = re.findall(r'<polyline points="([^"]+)"', html)
