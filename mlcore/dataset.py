@@ -38,11 +38,11 @@ def list_images(source_dir):
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def load_colour_photo(path, size):
-    """A colour photo as an RGB PIL image of size x size, or why not: 'unreadable' or 'grayscale'.
-    Photos are resized to the square, not cropped."""
+def open_colour_photo(path, draft_size):
+    """A colour photo as an RGB PIL image (decoded at a reduced scale when the file allows, never
+    below draft_size), or why not: 'unreadable' or 'grayscale' (judged on the whole photo)."""
     try:
-        img = load_image(path, draft=(size, size))
+        img = load_image(path, draft=(draft_size, draft_size))
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return "unreadable"
     if img.mode in ("L", "LA"):
@@ -50,6 +50,15 @@ def load_colour_photo(path, size):
     rgb = img.convert("RGB")
     if is_grayscale(np.asarray(rgb)):
         return "grayscale"
+    return rgb
+
+
+def load_colour_photo(path, size):
+    """A colour photo as an RGB PIL image of size x size, or why not: 'unreadable' or 'grayscale'.
+    Photos are resized to the square, not cropped."""
+    rgb = open_colour_photo(path, size)
+    if isinstance(rgb, str):
+        return rgb
     if rgb.size != (size, size):
         rgb = rgb.resize((size, size), Image.Resampling.BICUBIC)
     return rgb

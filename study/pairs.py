@@ -10,9 +10,9 @@ import hashlib
 import io
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from mlcore.imageio import is_grayscale, load_image
+from mlcore.dataset import open_colour_photo
 from study.models import Pair
 
 # The paper showed 256x256 images (Zhang et al. 2016, Sec. 3.1).
@@ -32,21 +32,14 @@ def file_sha256(path):
 def real_photo(path):
     """The photo as the study shows it (RGB, longer side at most STUDY_SIZE), or why not:
     "unreadable" or "grayscale"."""
-    try:
-        img = load_image(path, draft=(STUDY_SIZE, STUDY_SIZE))
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        return "unreadable"
-    if img.mode in ("L", "LA"):
-        return "grayscale"
-    img = img.convert("RGB")
+    img = open_colour_photo(path, STUDY_SIZE)
+    if isinstance(img, str):
+        return img
     if max(img.size) > STUDY_SIZE:
         scale = STUDY_SIZE / max(img.size)
         img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))),
                          Image.Resampling.LANCZOS)
-    pixels = np.asarray(img)
-    if is_grayscale(pixels):
-        return "grayscale"
-    return Image.fromarray(pixels, "RGB")  # bare pixels: nothing of the file's metadata
+    return Image.fromarray(np.asarray(img), "RGB")  # bare pixels: nothing of the file's metadata
 
 
 def encode(img):
