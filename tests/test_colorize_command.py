@@ -81,3 +81,26 @@ def test_it_lists_each_file_at_verbosity_2(tiny_model_path, tmp_path):
                  verbosity=2, stdout=out)
     assert out.getvalue().strip() == f"{src} -> {tmp_path / 'o' / 'in.png'}"
     assert not [p for p in (tmp_path / "o").iterdir() if p.name.endswith(".part")]
+
+
+def test_on_a_cpu_the_network_runs_on_the_cores_the_writers_leave_and_gets_them_back(tiny_model_path, tmp_path):
+    import os
+
+    import torch
+
+    from mlcore.colorizer import Colorizer
+    from mlcore.files import WRITERS, colorize_files
+
+    Image.new("L", (40, 30), 100).save(tmp_path / "a.png")
+    colorizer = Colorizer.load(tiny_model_path, device="cpu")
+    seen, predict_many = [], colorizer.predict_many
+    colorizer.predict_many = lambda images: seen.append(torch.get_num_threads()) or predict_many(images)
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(2, before))
+    try:
+        results = list(colorize_files(colorizer, [str(tmp_path / "a.png")], tmp_path))
+        assert [error for _, _, error in results] == [None]
+        assert seen == [max(1, min(max(2, before), (os.cpu_count() or 1) - WRITERS))]
+        assert torch.get_num_threads() == max(2, before)  # given back when the files are written
+    finally:
+        torch.set_num_threads(before)
