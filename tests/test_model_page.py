@@ -148,3 +148,8 @@ def test_an_evaluation_of_several_models_names_the_others(client, db, results_fi
     results_file.write_text(json.dumps(data))
     html = html_of(client)
     assert html.count(">This model<") == 1 and ">experiment<" in html
+
+
+def test_the_shipped_architecture_is_described_in_plain_words(client, db):
+    html = html_of(client)
+    assert "a summary of what the whole photo shows" in html and "<dd>lite0ctx," not in html
