@@ -250,9 +250,13 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
         train_model = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=cfg.arch == "lite0")
 
     is_lite = has_pretrained_encoder(cfg.arch)
+    # The feature cache holds the ImageNet encoder's features: a model that starts from a
+    # fine-tuned encoder runs that encoder every step, and its file keeps it.
+    inherited_encoder = is_lite and cfg.init_from is not None and read_checkpoint(cfg.init_from)["encoder_included"]
+    cacheable = is_lite and not inherited_encoder
     cached_train = cached_val = mirrored_train = None
     first_finetune_epoch = cfg.epochs - cfg.finetune_epochs
-    if is_lite and start_epoch < first_finetune_epoch:
+    if cacheable and start_epoch < first_finetune_epoch:
         # Features of the whole split are cached (indexed like the split's arrays), shared by the
         # lite0 architectures: lite0ctx's five tensors are lite0's four plus the pooled head.
         features = "lite0_features"
@@ -282,7 +286,7 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
     t_start = time.time()
     for epoch in range(start_epoch, cfg.epochs):
         finetune = is_lite and epoch >= first_finetune_epoch
-        use_cached = is_lite and not finetune
+        use_cached = cacheable and not finetune
         if is_lite:
             model.freeze_encoder(not finetune)
         train_model.train()
@@ -327,7 +331,7 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
         if ddp.main:
             if improved:
                 save_model(out, model, arch=cfg.arch, width=cfg.width, loss=cfg.loss, centres=centres,
-                           bin_weights=bin_weights, prior=prior, size=cfg.size, encoder_trained=finetune,
+                           bin_weights=bin_weights, prior=prior, size=cfg.size, encoder_trained=finetune or inherited_encoder,
                            meta={**meta, "epoch": epoch + 1, "val_loss": val_loss, "train_seconds": elapsed,
                                  "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
             atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,

@@ -191,6 +191,20 @@ def test_lite0_trains_on_cached_features_then_fine_tunes_its_encoder(prepared, t
     assert Colorizer.load(out, device="cpu").colorize(Image.new("L", (40, 30), 100)).size == (40, 30)
 
 
+def test_a_model_started_from_a_fine_tuned_encoder_keeps_that_encoder(prepared, tmp_path):
+    # Frozen epochs after fine-tuning (a semantic epoch, say) must neither read the feature cache,
+    # which holds the ImageNet encoder's features, nor drop the encoder from the file.
+    tuned, more = tmp_path / "tuned.pt", tmp_path / "more.pt"
+    common = ["--data", str(prepared), "--arch", "lite0", "--size", "32", "--epochs", "1", "--batch-size", "8",
+              "--device", "cpu", "--no-progress"]
+    call_command("train_colorizer", *common, "--out", str(tuned), "--finetune-epochs", "1", verbosity=0)
+    call_command("train_colorizer", *common, "--out", str(more), "--init-from", str(tuned), verbosity=0)
+    first, second = read_checkpoint(tuned), read_checkpoint(more)
+    assert first["encoder_included"] and second["encoder_included"]
+    encoder = {k: v for k, v in first["state_dict"].items() if k.startswith("encoder.")}
+    assert encoder and all(torch.equal(v, second["state_dict"][k]) for k, v in encoder.items())
+
+
 def test_lite0ctx_trains_with_mirrored_features_and_colorizes(prepared, tmp_path):
     out = tmp_path / "ctx.pt"
     call_command("train_colorizer", "--data", str(prepared), "--out", str(out), "--arch", "lite0ctx", "--size", "32",
