@@ -200,3 +200,15 @@ def test_the_semantic_loss_is_zero_for_the_true_colours_and_has_gradients_otherw
     loss = semantic_loss(judge, lightness, logits, ab_true, centres)
     loss.backward()
     assert loss.item() > 0 and logits.grad.abs().sum() > 0
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_computes_it(tmp_path):
+    from mlcore.train import cpu_has_bf16, resolve_precision
+    avx2, bf16 = tmp_path / "avx2", tmp_path / "bf16"
+    avx2.write_text("processor\t: 0\nflags\t\t: fpu sse2 fma avx avx2\n")
+    bf16.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n")
+    assert not cpu_has_bf16(str(avx2)) and cpu_has_bf16(str(bf16))
+    assert not cpu_has_bf16(str(tmp_path / "missing"))
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == ("bf16" if cpu_has_bf16() else "fp32")
+    assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"

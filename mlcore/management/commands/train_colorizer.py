@@ -39,7 +39,8 @@ class Command(BaseCommand):
                             help="leave a source out of training and validation (repeatable; e.g. coco for a leave-one-source-out study)")
         parser.add_argument("--semantic-weight", type=float, default=0.0,
                             help="add the semantic-consistency loss (KL of EfficientNet-Lite0's ImageNet classes, true vs colorized photo) at this weight")
-        parser.add_argument("--precision", choices=("bf16", "fp32"), default=d.precision)
+        parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default=d.precision,
+                            help="auto (default): bf16 on a GPU or a CPU that computes it (AVX512-BF16, AMX), else fp32")
         parser.add_argument("--limit", type=int, help="use only the first N training images")
         parser.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this budget")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
