@@ -37,10 +37,10 @@ MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 1.0
 MIN_VIVIDNESS, MAX_VIVIDNESS = 0, 100
 DEFAULT_VIVIDNESS = 50
 # Prior correction at vividness 0 is the model's + SPAN, at 100 the model's - SPAN. With the
-# shipped model's 0.5, vividness 90 is the uncorrected (fully rebalanced) network, 100 keeps an
-# eighth more of the rebalancing than training did, and 0 goes past the plain posterior (1.125).
-# (Chosen with the previous default at 0.375: 0 was the plain posterior, about a third of its
-# default chroma, 100 about 1.6x.)
+# shipped model's 0.25, vividness 70 is the uncorrected (fully rebalanced) network, 100 keeps
+# three eighths more of the rebalancing than training did, and 0 is close to the plain
+# posterior (0.875). Mean chroma on scikit-image's photos at 0 is about two thirds of the
+# default's, at 100 about 1.35x (README, Vividness).
 VIVIDNESS_CORRECTION_SPAN = 0.625
 # Pixels rendered at once: about 50 MB of float intermediates, and few enough tiles for a
 # 40 Mpx photo (40) that the loop costs nothing measurable.

@@ -21,8 +21,8 @@ def test_the_model_card_states_the_shipped_file_version_settings_and_size():
     card = MODEL_CARD.read_text()
     assert f"`{c.version}`" in card
     assert c.info["arch"] == "lite0ctx" and c.info["loss"] == "rebalanced"
-    assert (c.size, c.default_temperature, c.prior_correction) == (160, 0.5, 0.5)
-    assert "**160x160**" in card and "**T = 0.5**" in card and "**prior correction of 0.5**" in card
+    assert (c.size, c.default_temperature, c.prior_correction) == (224, 0.6, 0.25)
+    assert "**224x224**" in card and "**T = 0.6**" in card and "**prior correction of 0.25**" in card
     size_mb = DEFAULT_MODEL_PATH.stat().st_size / 1e6
     assert size_mb < 20  # the budget for the model file
     assert f"**{size_mb:.1f} MB**" in card
