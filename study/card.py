@@ -32,6 +32,10 @@ CHART_W, CHART_H = 420, 260
 PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 44, 410, 12, 220
 SERIES_COLOURS = {"ground_truth": "#222222", "gray": "#8a8a8a", "random": "#c08a00"}
 MODEL_COLOUR = "#1766c2"
+# Other models in the same evaluation (the previous default, experiments): one muted colour, so
+# the shipped model's line is the only blue one.
+OTHER_MODEL_COLOUR = "#9a6fb0"
+OTHER_MODEL_LABELS = {"previous": "The previous model"}
 
 
 def deployed_model_path():
@@ -120,8 +124,9 @@ def _table(data):
         # The first model row is the shipped model; any other (an evaluation of several
         # models) keeps its own name.
         first = is_model and not any(r["is_model"] for r in rows)
-        rows.append({**row, "is_model": is_model,
-                     "label": BASELINE_LABELS.get(row["method"]) or ("This model" if first else row["method"])})
+        label = BASELINE_LABELS.get(row["method"]) or (
+            "This model" if first else OTHER_MODEL_LABELS.get(row["method"], row["method"]))
+        rows.append({**row, "is_model": is_model, "is_shipped": first, "label": label})
     if not rows:
         return None
     model_row = next((r for r in rows if r["is_model"]), None)
@@ -149,8 +154,10 @@ def chart(rows, curve_key, auc_key, title):
         last = len(curve) - 1
         points = " ".join(f"{PLOT_LEFT + width * t / last:.1f},{PLOT_BOTTOM - height * max(0.0, min(1.0, v)):.1f}"
                           for t, v in enumerate(curve))
-        series.append({"label": row["label"], "points": points, "auc": row.get(auc_key), "is_model": row["is_model"],
-                       "color": MODEL_COLOUR if row["is_model"] else SERIES_COLOURS.get(row["method"], "#555555")})
+        colour = (MODEL_COLOUR if row["is_shipped"] else OTHER_MODEL_COLOUR) if row["is_model"] \
+            else SERIES_COLOURS.get(row["method"], "#555555")
+        series.append({"label": row["label"], "points": points, "auc": row.get(auc_key), "is_model": row["is_shipped"],
+                       "color": colour})
     max_threshold = max((len(row.get(curve_key) or []) - 1 for row in rows), default=0)
     x_ticks = [{"x": PLOT_LEFT + width * t / max_threshold, "label": t}
                for t in range(0, max_threshold + 1, 25)] if max_threshold > 0 else []

@@ -150,6 +150,20 @@ def test_an_evaluation_of_several_models_names_the_others(client, db, results_fi
     assert html.count(">This model<") == 1 and ">experiment<" in html
 
 
+def test_only_the_shipped_model_is_highlighted_and_drawn_in_its_colour(client, db, results_file):
+    data = copy.deepcopy(SHIPPED)
+    shipped_row = next(r for r in data["rows"] if "model" in r)
+    other = copy.deepcopy(shipped_row)
+    other.update(method="previous", model="lite0-rebalanced-0123456789")
+    data["rows"] = [r for r in data["rows"] if "model" not in r] + [shipped_row, other]
+    results_file.write_text(json.dumps(data))
+    html = html_of(client)
+    assert html.count('class="ours"') == 1 and ">The previous model<" in html
+    # Two panels: each draws the shipped model's line once in its colour, the other model's in another.
+    lines = re.findall(r'<polyline [^>]*stroke="(#[0-9a-f]+)"', html)
+    assert lines.count(card.MODEL_COLOUR) == 2 and lines.count(card.OTHER_MODEL_COLOUR) == 2
+
+
 def test_the_shipped_architecture_is_described_in_plain_words(client, db):
     html = html_of(client)
     assert "a summary of what the whole photo shows" in html and "<dd>lite0ctx," not in html
