@@ -107,7 +107,7 @@ def evaluation():
     """Table 1 and the curves of the stored evaluation, or None when there is none (or it is
     not what `evaluate --json` writes: the page then says so rather than failing).
 
-    {"n_images", "rows": [{label, is_model, auc_plain, ...}], "model_row", "charts": [...]}
+    {"n_images", "rows": [{label, is_model, is_shipped, auc_plain, ...}], "model_row", "charts": [...]}
     """
     try:
         data = _cached(DEFAULT_RESULTS_PATH, _read_json)
@@ -122,7 +122,7 @@ def _table(data):
     for row in data["rows"]:
         is_model = row["method"] not in BASELINE_LABELS
         # The first model row is the shipped model; any other (an evaluation of several
-        # models) keeps its own name.
+        # models) keeps its own name, or a readable one for the previous default.
         first = is_model and not any(r["is_model"] for r in rows)
         label = BASELINE_LABELS.get(row["method"]) or (
             "This model" if first else OTHER_MODEL_LABELS.get(row["method"], row["method"]))
@@ -156,7 +156,7 @@ def chart(rows, curve_key, auc_key, title):
                           for t, v in enumerate(curve))
         colour = (MODEL_COLOUR if row["is_shipped"] else OTHER_MODEL_COLOUR) if row["is_model"] \
             else SERIES_COLOURS.get(row["method"], "#555555")
-        series.append({"label": row["label"], "points": points, "auc": row.get(auc_key), "is_model": row["is_shipped"],
+        series.append({"label": row["label"], "points": points, "auc": row.get(auc_key), "is_shipped": row["is_shipped"],
                        "color": colour})
     max_threshold = max((len(row.get(curve_key) or []) - 1 for row in rows), default=0)
     x_ticks = [{"x": PLOT_LEFT + width * t / max_threshold, "label": t}
