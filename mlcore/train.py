@@ -5,6 +5,7 @@ Files written next to --out MODEL_PATH:
   MODEL_PATH.state.pt     the full training state after the last finished epoch (--resume)
   MODEL_PATH.log.jsonl    one JSON line per epoch (and one at the start)
 """
+import copy
 import json
 import math
 import os
@@ -22,6 +23,7 @@ from tqdm import tqdm
 from .checkpoint import atomic_save, read_checkpoint, save_model
 from .dataset import read_manifest
 from .features import build_split_arrays, cache_dir
+from .fusion import fold_batchnorm
 from .losses import LOSSES, compute_loss, output_channels
 from .networks import ARCHITECTURES, build_model, count_parameters, has_pretrained_encoder
 from .quantize import SOFT_NEIGHBOURS, SOFT_SIGMA, ab_bin_centres
@@ -133,17 +135,26 @@ def cached_encoder_features(model, arrays, count, device, directory, show=True, 
     return [torch.from_numpy(np.load(name)) for name in sorted(directory.glob("f*.npy"))]
 
 
+# Photos per encoder pass when caching features. On a CPU small batches keep the activations in
+# cache: with BatchNorm folded and channels-last memory, 65 photos/s at 224 px with 4 against 9
+# unfused with 128 (2 AVX2 cores). A GPU wants large ones.
+FEATURE_BATCH_CPU, FEATURE_BATCH_GPU = 4, 128
+
+
 @torch.no_grad()
-def encoder_features(model, arrays, count, device, batch_size=128, desc="features", show=True, mirrored=False):
-    """Frozen-encoder features of the first `count` images of a split, float16 in memory."""
-    model.encoder.eval()
+def encoder_features(model, arrays, count, device, batch_size=None, desc="features", show=True, mirrored=False):
+    """Frozen-encoder features of the first `count` images of a split, float16 in memory.
+    They come from a copy of the encoder with BatchNorm folded (mlcore/fusion.py): the same
+    features to about 1e-5, far below float16's step, computed 7x faster on a CPU."""
+    encoder = fold_batchnorm(copy.deepcopy(model.encoder).eval()).to(memory_format=torch.channels_last)
+    batch_size = batch_size or (FEATURE_BATCH_GPU if device.type == "cuda" else FEATURE_BATCH_CPU)
     chunks = None
     for start in tqdm(range(0, count, batch_size), desc=desc, disable=not show, leave=False):
         stop = min(count, start + batch_size)
         lightness = torch.from_numpy(np.asarray(arrays.L[start:stop], dtype=np.float32)).to(device)
         if mirrored:
             lightness = lightness.flip(3)
-        feats = [f.half().cpu() for f in model.encoder(lightness)]
+        feats = [f.half().cpu() for f in encoder(lightness.contiguous(memory_format=torch.channels_last))]
         chunks = [[f] for f in feats] if chunks is None else [c + [f] for c, f in zip(chunks, feats)]
     return [torch.cat(c) for c in chunks]
 
