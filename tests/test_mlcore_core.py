@@ -202,6 +202,25 @@ def test_the_semantic_loss_is_zero_for_the_true_colours_and_has_gradients_otherw
     assert loss.item() > 0 and logits.grad.abs().sum() > 0
 
 
+def test_cached_features_are_the_encoders_own_to_float16_precision():
+    # They come from a BatchNorm-folded copy of the encoder (faster); the decoder is trained on
+    # them and then run behind the real encoder, so they must be the same features.
+    from types import SimpleNamespace
+
+    from mlcore.train import encoder_features
+
+    torch.manual_seed(0)
+    model = build_model("lite0ctx", 8).eval()
+    arrays = SimpleNamespace(L=(torch.rand(5, 1, 64, 64) * 100).numpy())
+    cached = encoder_features(model, arrays, 5, torch.device("cpu"), batch_size=2, show=False)
+    with torch.no_grad():
+        own = model.encoder(torch.from_numpy(arrays.L))
+    assert [c.shape for c in cached] == [o.shape for o in own] and all(c.dtype == torch.float16 for c in cached)
+    for c, o in zip(cached, own):
+        assert torch.allclose(c.float(), o, rtol=2e-3, atol=2e-3)
+    assert isinstance(model.encoder.stem[1], torch.nn.BatchNorm2d)  # the model itself is left unfolded
+
+
 def test_auto_precision_is_bf16_only_where_the_cpu_computes_it(tmp_path):
     from mlcore.train import cpu_has_bf16, resolve_precision
     avx2, bf16 = tmp_path / "avx2", tmp_path / "bf16"
