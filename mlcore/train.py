@@ -25,7 +25,7 @@ from .dataset import read_manifest
 from .features import build_split_arrays, cache_dir
 from .fusion import fold_batchnorm
 from .losses import LOSSES, compute_loss, output_channels
-from .networks import ARCHITECTURES, build_model, count_parameters, has_pretrained_encoder
+from .networks import ARCHITECTURES, build_model, count_parameters, encoder_name, has_pretrained_encoder
 from .quantize import SOFT_NEIGHBOURS, SOFT_SIGMA, ab_bin_centres
 from .rebalance import BinCounter, rebalance_weights
 from .semantic import SemanticJudge, semantic_loss
@@ -289,8 +289,8 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
     first_finetune_epoch = cfg.epochs - cfg.finetune_epochs
     if cacheable and start_epoch < first_finetune_epoch:
         # Features of the whole split are cached (indexed like the split's arrays), shared by the
-        # lite0 architectures: lite0ctx's five tensors are lite0's four plus the pooled head.
-        features = "lite0_features"
+        # architectures on one encoder: lite0ctx's five tensors are lite0's four plus the pooled head.
+        features = f"{encoder_name(cfg.arch)}_features"
         train_dir = cache_dir(cfg.data, "train", cfg.size, cfg.neighbours, cfg.sigma) / features
         mirror_dir = cache_dir(cfg.data, "train", cfg.size, cfg.neighbours, cfg.sigma) / f"{features}_mirrored"
         val_dir = cache_dir(cfg.data, "val", cfg.size, cfg.neighbours, cfg.sigma) / features

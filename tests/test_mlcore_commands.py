@@ -220,6 +220,21 @@ def test_lite0ctx_trains_with_mirrored_features_and_colorizes(prepared, tmp_path
     assert Colorizer.load(out, device="cpu").colorize(Image.new("L", (40, 30), 100)).size == (40, 30)
 
 
+def test_lite1ctx_caches_its_own_encoders_features_and_colorizes(prepared, tmp_path):
+    # Lite0's cached features must never feed a decoder that runs behind Lite1.
+    out = tmp_path / "lite1.pt"
+    call_command("train_colorizer", "--data", str(prepared), "--out", str(out), "--arch", "lite1ctx", "--size", "32",
+                 "--epochs", "1", "--batch-size", "8", "--device", "cpu", "--no-progress", verbosity=0)
+    cache = next((prepared / "cache").glob("train_s32_*"))
+    assert len(list((cache / "lite1_features").glob("f*.npy"))) == 5
+    ckpt = read_checkpoint(out)
+    assert ckpt["arch"] == "lite1ctx" and not ckpt["encoder_included"]
+    from mlcore.colorizer import Colorizer
+    colorizer = Colorizer.load(out, device="cpu")
+    assert len(colorizer.model.encoder.blocks) == 21
+    assert colorizer.colorize(Image.new("L", (40, 30), 100)).size == (40, 30)
+
+
 def test_mirrored_batches_take_the_features_of_the_mirrored_photo():
     from mlcore.train import Batches
 

@@ -144,6 +144,19 @@ def test_lite0_model_outputs_quarter_resolution_and_freezes_its_encoder():
     assert all(p.requires_grad for p in model.decoder.parameters())
 
 
+def test_lite1ctx_taps_the_same_strides_and_channels_as_lite0ctx_from_a_deeper_encoder():
+    # One decoder serves both encoders: the taps must end each stride's stage, with Lite0's channels.
+    lite0, lite1 = build_model("lite0ctx", 261, pretrained=False), build_model("lite1ctx", 261, pretrained=False)
+    lightness = torch.rand(1, 1, 64, 64) * 100
+    with torch.no_grad():
+        shapes0 = [f.shape for f in lite0.encoder(lightness)]
+        shapes1 = [f.shape for f in lite1.encoder(lightness)]
+        assert lite1(lightness).shape == (1, 261, 16, 16)
+    assert shapes1 == shapes0 == [(1, 24, 16, 16), (1, 40, 8, 8), (1, 112, 4, 4), (1, 320, 2, 2), (1, 1280, 1, 1)]
+    assert len(lite1.encoder.blocks) == 21 > len(lite0.encoder.blocks) == 16
+    assert count_parameters(lite1.decoder) == count_parameters(lite0.decoder)
+
+
 def _generated_batch(n=8, size=32, seed=0):
     """Images whose colour follows their lightness: learnable in a few steps."""
     rng = np.random.default_rng(seed)
