@@ -34,7 +34,7 @@ LITE0_SIZE = 224
 
 
 class Lite0Judge:
-    """EfficientNet-Lite0's ImageNet classifier (the colorizer's own encoder, with its head)."""
+    """EfficientNet-Lite0's ImageNet classifier (the semantic loss's judge; never Lite2)."""
 
     def __init__(self):
         # The semantic loss's judge: the same network, loaded and BatchNorm-folded in one place.
