@@ -167,3 +167,10 @@ def test_only_the_shipped_model_is_highlighted_and_drawn_in_its_colour(client, d
 def test_the_shipped_architecture_is_described_in_plain_words(client, db):
     html = html_of(client)
     assert "a summary of what the whole photo shows" in html and "<dd>lite0ctx," not in html
+
+
+def test_a_lite1_encoder_is_described_in_plain_words_too(client, db, monkeypatch):
+    shipped = card.model_facts
+    monkeypatch.setattr(card, "model_facts", lambda: {**shipped(), "arch": "lite1ctx"})
+    html = html_of(client)
+    assert "an EfficientNet-Lite1 image encoder" in html and "<dd>lite1ctx," not in html
