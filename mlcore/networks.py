@@ -184,7 +184,7 @@ ARCHITECTURES = ("eccv16", "lite0", "lite0ctx", "lite1ctx")
 
 def has_pretrained_encoder(arch):
     """Architectures whose frozen ImageNet encoder is rebuilt from its wheel, not trained."""
-    return arch in ("lite0", "lite0ctx", "lite1ctx")
+    return arch in ARCHITECTURES and encoder_name(arch) in LITE_ENCODERS
 
 
 def encoder_name(arch):
