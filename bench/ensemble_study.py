@@ -15,7 +15,9 @@ import torch
 
 from mlcore.color import rgb_to_lab
 from mlcore.colorizer import Colorizer
-from mlcore.evaluate import AccuracyHistogram, GroundTruthBins, compose_ab, find_photos, load_photo, model_rgb
+from mlcore.evaluation.data import find_photos, load_photo
+from mlcore.evaluation.evaluate import compose_ab, model_rgb
+from mlcore.evaluation.metrics import AccuracyHistogram, GroundTruthBins
 
 TEMPERATURE, SIZE = 0.6, 224
 

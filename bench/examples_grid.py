@@ -20,8 +20,10 @@ from PIL import Image, ImageDraw
 
 from mlcore.color import rgb_to_lab
 from mlcore.colorizer import Colorizer
-from mlcore.dataset import read_manifest
-from mlcore.evaluate import AccuracyHistogram, GroundTruthBins, compose_ab, load_photo, model_rgb
+from mlcore.evaluation.data import load_photo
+from mlcore.evaluation.evaluate import compose_ab, model_rgb
+from mlcore.evaluation.metrics import AccuracyHistogram, GroundTruthBins
+from mlcore.training.dataset import read_manifest
 
 TILE = 192
 

@@ -3,7 +3,7 @@
     python bench/tune_inference.py MODEL --data data/pool [--limit 400] [--sizes 128 160 192]
            [--temperatures 0.3 0.38 0.5 0.6 0.7] [--write]
 
-For each (size, T, prior correction) prints plain and rebalanced AuC (mlcore.evaluate's
+For each (size, T, prior correction) prints plain and rebalanced AuC (mlcore.evaluation's
 definitions, 8-bit results) beside the gray baseline. The pick is the best rebalanced AuC among
 the settings whose plain AuC beats gray's by at least --margin (the product must never be less
 accurate than leaving a photo gray). --write stores it in the model file (meta.inference).
@@ -26,9 +26,10 @@ from PIL import Image
 from mlcore.checkpoint import set_inference_defaults
 from mlcore.color import rgb_to_lab
 from mlcore.colorizer import Colorizer
-from mlcore.evaluate import (AccuracyHistogram, GroundTruthBins, compose_ab, find_photos, label_of, load_photo,
-                             model_rgb, read_labels)
-from mlcore.semantic import SemanticJudge
+from mlcore.evaluation.data import find_photos, label_of, load_photo, read_labels
+from mlcore.evaluation.evaluate import compose_ab, model_rgb
+from mlcore.evaluation.metrics import AccuracyHistogram, GroundTruthBins
+from mlcore.training.semantic import SemanticJudge
 
 LITE0_SIZE = 224
 

@@ -17,9 +17,9 @@ from PIL import Image
 from .checkpoint import load_model
 from .decode import ANNEALED_T, annealed_mean
 from .fusion import fold_batchnorm
-from .losses import AB_SCALE
 from .modelfile import model_version
 from .paths import DEFAULT_MODEL_PATH, model_path  # noqa: F401  (DEFAULT_MODEL_PATH re-exported)
+from .quantize import AB_SCALE
 from .render import (  # noqa: F401  (re-exported: the colorizer's public names)
     MAX_TEMPERATURE,
     MIN_TEMPERATURE,

@@ -17,6 +17,12 @@ from .color import rgb_to_lab
 GRID_SIZE = 10          # paper: "grid size 10"
 SOFT_NEIGHBOURS = 5     # paper: 5 nearest neighbours ...
 SOFT_SIGMA = 5.0        # ... weighted by a Gaussian with sigma 5
+AB_SCALE = 100.0  # the L2 model predicts ab / AB_SCALE, which keeps its outputs near unit scale
+
+
+def output_channels(loss, num_bins):
+    """A network's outputs per pixel: a score per bin, or ab itself for the L2 (regression) loss."""
+    return 2 if loss == "l2" else num_bins
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,4 +1,4 @@
-"""mlcore.evaluate: the measures of the paper's Table 1, checked on cases computed by hand."""
+"""mlcore.evaluation: the measures of the paper's Table 1, checked on cases computed by hand."""
 import subprocess
 import sys
 
@@ -9,9 +9,12 @@ from PIL import Image
 from skimage import data
 
 from mlcore.color import rgb_to_lab
-from mlcore.evaluate import (NUM_THRESHOLDS, AccuracyHistogram, Classifier, GroundTruthBins, Photo, TopCache,
-                             colorfulness, find_photos, model_cost, photo_key, psnr, random_donors,
-                             rebalanced_pixel_weights)
+from mlcore.evaluation.classifier import Classifier
+from mlcore.evaluation.cost import model_cost
+from mlcore.evaluation.data import Photo, find_photos, random_donors
+from mlcore.evaluation.metrics import (NUM_THRESHOLDS, AccuracyHistogram, GroundTruthBins, colorfulness, psnr,
+                                       rebalanced_pixel_weights)
+from mlcore.evaluation.top1 import TopCache, photo_key
 from mlcore.quantize import ab_bin_centres, nearest_bins
 
 EGYPTIAN_CAT, ESPRESSO = 285, 967  # ImageNet-1k class indices
@@ -30,7 +33,7 @@ def _integer_ab(shape, seed=0):
 
 
 def test_evaluate_imports_no_django_in_a_fresh_interpreter():
-    code = "import sys, mlcore.evaluate; print(any(m.split('.')[0] == 'django' for m in sys.modules))"
+    code = "import sys, mlcore.evaluation.evaluate, mlcore.evaluation.report; print(any(m.split('.')[0] == 'django' for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

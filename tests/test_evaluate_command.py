@@ -143,11 +143,13 @@ def test_it_refuses_bad_arguments(photos, tiny_model_path, tmp_path):
 
 
 def test_an_interrupted_run_keeps_the_classifier_answers_it_had_and_the_next_resumes(photos, tiny_model_path, tmp_path):
-    from mlcore import evaluate as ev
     from mlcore.colorizer import Colorizer
+    from mlcore.evaluation.data import find_photos
+    from mlcore.evaluation.evaluate import evaluate
+    from mlcore.evaluation.top1 import TopCache
 
     colorizers = {"tiny": Colorizer.load(tiny_model_path)}
-    usable = [p for p in ev.find_photos(photos) if "gray" not in p.rel and "broken" not in p.rel]
+    usable = [p for p in find_photos(photos) if "gray" not in p.rel and "broken" not in p.rel]
     batches = []
 
     def stop_after_two_batches(n):
@@ -156,10 +158,10 @@ def test_an_interrupted_run_keeps_the_classifier_answers_it_had_and_the_next_res
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        ev.evaluate(usable, colorizers, size=64, batch_size=2, measure_cost=False,
-                    cache=ev.TopCache(tmp_path), progress=stop_after_two_batches)
+        evaluate(usable, colorizers, size=64, batch_size=2, measure_cost=False,
+                 cache=TopCache(tmp_path), progress=stop_after_two_batches)
     # Both batches that were colorized reached the classifier and its answers were kept,
     # the second one's included, which was still being classified when the run stopped.
-    again = ev.evaluate(usable, colorizers, size=64, batch_size=2, measure_cost=False, cache=ev.TopCache(tmp_path))
+    again = evaluate(usable, colorizers, size=64, batch_size=2, measure_cost=False, cache=TopCache(tmp_path))
     assert again.settings["classified_from_cache"] == 4 * 4
     assert again.settings["classified"] == 4 * (len(usable) - 4)

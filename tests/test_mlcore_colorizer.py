@@ -140,7 +140,7 @@ def test_inference_defaults_are_stored_in_the_model_file(tmp_path):
 
 
 def test_a_big_jpeg_about_to_be_shrunk_decodes_at_a_reduced_scale_with_the_same_result(tmp_path):
-    from mlcore.dataset import load_colour_photo
+    from mlcore.imageio import load_colour_photo
 
     path = tmp_path / "camera.jpg"
     Image.fromarray(data.astronaut()).resize((2048, 1536), Image.Resampling.BICUBIC).save(path, quality=92)

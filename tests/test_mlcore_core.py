@@ -10,14 +10,14 @@ from skimage import data
 
 from mlcore.color import gray_to_l, lab_to_rgb, lab_to_rgb_float, rgb_to_l, rgb_to_lab
 from mlcore.decode import annealed_mean, annealed_mean_topk
-from mlcore.losses import compute_loss, soft_cross_entropy
+from mlcore.training.losses import compute_loss, soft_cross_entropy
 from mlcore.networks import build_model, count_parameters
 from mlcore.quantize import ab_bin_centres, nearest_bins, soft_encode, soft_encode_dense
-from mlcore.rebalance import rebalance_weights, smooth_distribution
+from mlcore.training.rebalance import rebalance_weights, smooth_distribution
 
 
 def test_mlcore_imports_no_django_in_a_fresh_interpreter():
-    code = ("import sys, mlcore.colorizer, mlcore.train, mlcore.dataset, mlcore.features;"
+    code = ("import sys, mlcore.colorizer, mlcore.training.train, mlcore.training.dataset, mlcore.training.features;"
             "print(any(m == 'django' or m.startswith('django.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -188,7 +188,7 @@ def test_a_tiny_model_learns_generated_images(loss):
 
 def test_the_differentiable_lab_to_srgb_agrees_with_the_numpy_conversion():
     from mlcore.color import lab_to_rgb_float, rgb_to_lab
-    from mlcore.semantic import lab_to_srgb
+    from mlcore.training.semantic import lab_to_srgb
 
     rgb = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
     lab = torch.from_numpy(rgb_to_lab(rgb)).permute(2, 0, 1)[None]
@@ -199,7 +199,7 @@ def test_the_differentiable_lab_to_srgb_agrees_with_the_numpy_conversion():
 
 def test_the_semantic_loss_is_zero_for_the_true_colours_and_has_gradients_otherwise():
     from mlcore.quantize import ab_bin_centres
-    from mlcore.semantic import SemanticJudge, semantic_loss
+    from mlcore.training.semantic import SemanticJudge, semantic_loss
 
     torch.manual_seed(0)
     judge = SemanticJudge()  # the real ImageNet weights (a random head answers every photo alike)
@@ -220,7 +220,7 @@ def test_cached_features_are_the_encoders_own_to_float16_precision():
     # them and then run behind the real encoder, so they must be the same features.
     from types import SimpleNamespace
 
-    from mlcore.train import encoder_features
+    from mlcore.training.train import encoder_features
 
     torch.manual_seed(0)
     model = build_model("lite0ctx", 8).eval()
@@ -235,7 +235,7 @@ def test_cached_features_are_the_encoders_own_to_float16_precision():
 
 
 def test_auto_precision_is_bf16_only_where_the_cpu_computes_it(tmp_path):
-    from mlcore.train import cpu_has_bf16, resolve_precision
+    from mlcore.training.train import cpu_has_bf16, resolve_precision
     avx2, bf16 = tmp_path / "avx2", tmp_path / "bf16"
     avx2.write_text("processor\t: 0\nflags\t\t: fpu sse2 fma avx avx2\n")
     bf16.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n")

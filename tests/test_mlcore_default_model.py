@@ -55,8 +55,8 @@ REAL_PHOTOS = {
 
 
 def _accuracy(lab, truth):
-    """Plain AuC (%) of one photo's ab against the truth, thresholds 0..150 (mlcore.evaluate)."""
-    from mlcore.evaluate import AccuracyHistogram, GroundTruthBins
+    """Plain AuC (%) of one photo's ab against the truth, thresholds 0..150 (mlcore.evaluation.metrics)."""
+    from mlcore.evaluation.metrics import AccuracyHistogram, GroundTruthBins
 
     bins = GroundTruthBins()
     hist = AccuracyHistogram(len(bins))

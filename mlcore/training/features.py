@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .color import rgb_to_lab
+from ..color import rgb_to_lab
+from ..quantize import SOFT_NEIGHBOURS, SOFT_SIGMA, ab_bin_centres, soft_encode
 from .dataset import read_manifest
-from .quantize import SOFT_NEIGHBOURS, SOFT_SIGMA, ab_bin_centres, soft_encode
 
 OUTPUT_STRIDE = 4  # both architectures predict at 1/4 of the input resolution
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .fusion import fold_batchnorm
+from ..fusion import fold_batchnorm
 
 CLASSIFIER_SIZE = 260      # EfficientNet-Lite2's input resolution
 CENTRAL_FRACTION = 0.875   # central crop before resizing, as the issue specifies

@@ -2,12 +2,9 @@
 import torch
 import torch.nn.functional as F
 
+from ..quantize import AB_SCALE
+
 LOSSES = ("rebalanced", "classification", "l2")
-AB_SCALE = 100.0  # the L2 model predicts ab / AB_SCALE, which keeps its outputs near unit scale
-
-
-def output_channels(loss, num_bins):
-    return 2 if loss == "l2" else num_bins
 
 
 def soft_cross_entropy(logits, idx, w, pixel_weights=None):
