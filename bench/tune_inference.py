@@ -86,7 +86,7 @@ def main():
         hists["gray"].add(rgb_to_lab(compose_ab(lightness, np.zeros(2, np.float32)))[..., 1:], ab_true, gt_bins)
         for size, t, c in settings:
             colorizer.size, colorizer.prior_correction = size, c
-            pred = model_rgb(colorizer, lightness, t)
+            pred = model_rgb(colorizer, rgb, t)
             hists[(size, t, c)].add(rgb_to_lab(pred)[..., 1:], ab_true, gt_bins)
     gray_plain, gray_rebal = hists["gray"].auc(), hists["gray"].auc(True)
     print(f"{len(photos)} {args.split} photos at {args.size}px; gray: plain {gray_plain:.2f}  rebalanced {gray_rebal:.2f}"
@@ -128,7 +128,7 @@ def semantic_top1(colorizer, settings, args):
     result = {"n": len(found), "true": score(rgb), "gray": score(compose_ab(lightness, np.zeros(2, np.float32)))}
     for size, t, c in settings:
         colorizer.size, colorizer.prior_correction = size, c
-        result[(size, t, c)] = score(np.concatenate([model_rgb(colorizer, lightness[i:i + 16], t)
+        result[(size, t, c)] = score(np.concatenate([model_rgb(colorizer, rgb[i:i + 16], t)
                                                      for i in range(0, len(lightness), 16)]))
     return result
 

@@ -12,8 +12,8 @@ from mlcore.color import rgb_to_lab
 from mlcore.evaluation.classifier import Classifier
 from mlcore.evaluation.cost import model_cost
 from mlcore.evaluation.data import Photo, find_photos, random_donors
-from mlcore.evaluation.metrics import (NUM_THRESHOLDS, AccuracyHistogram, GroundTruthBins, colorfulness, psnr,
-                                       rebalanced_pixel_weights)
+from mlcore.evaluation.metrics import (NUM_THRESHOLDS, AccuracyHistogram, BlotchCounts, GroundTruthBins, colorfulness,
+                                       false_chroma, hue_flips, psnr, rebalanced_pixel_weights)
 from mlcore.evaluation.top1 import TopCache, photo_key
 from mlcore.quantize import ab_bin_centres, nearest_bins
 
@@ -112,6 +112,41 @@ def test_random_donors_are_seeded_and_never_the_photo_itself():
     assert not np.array_equal(a, random_donors(500, seed=5))
     assert (a != np.arange(500)).all() and a.min() >= 0 and a.max() < 500
     assert len(set(a.tolist())) > 250  # drawn with replacement, not a fixed shift
+
+
+def _ab_at(chroma, degrees):
+    angle = np.radians(np.asarray(degrees, np.float32))
+    return np.stack([chroma * np.cos(angle), chroma * np.sin(angle)], -1).astype(np.float32)
+
+
+def test_hue_flips_count_chromatic_pixels_whose_hue_is_more_than_90_degrees_off():
+    truth = _ab_at(30, [0, 0, 0, 0, 0, 0])
+    # 89 and 91 degrees off, opposite, the same hue, too pale in the result, too pale in the truth
+    pred = _ab_at(np.array([30, 30, 30, 30, 8, 30]), [89, 91, 180, 0, 180, 180])
+    truth[5] = _ab_at(9, 0)
+    assert hue_flips(pred, truth) == (2, 4)
+
+
+def test_false_chroma_counts_neutral_pixels_the_colorization_paints():
+    truth = _ab_at(np.array([0, 4.9, 4.9, 3, 6]), 45)
+    pred = _ab_at(np.array([25, 21, 19, 0, 40]), 200)  # painted, painted, not enough, gray, truth not neutral
+    assert false_chroma(pred, truth) == (2, 4)
+
+
+def test_gray_and_the_truth_itself_score_zero_blotches():
+    truth = _integer_ab((32, 32))
+    for pred in (np.zeros_like(truth), truth):
+        counts = BlotchCounts()
+        counts.add(pred, truth)
+        assert counts.percentages() == {"hue_flips": 0.0, "false_chroma": 0.0}
+
+
+def test_blotch_percentages_pool_the_pixels_of_every_image():
+    counts = BlotchCounts()
+    counts.add(_ab_at(30, [180, 0]), _ab_at(30, [0, 0]))  # one flip in two
+    counts.add(_ab_at(30, [0, 0]), _ab_at(30, [0, 0]))    # none in two
+    counts.add(_ab_at(30, [0]), _ab_at(0, [0]))           # one neutral pixel, painted
+    assert counts.percentages() == {"hue_flips": 25.0, "false_chroma": 100.0}
 
 
 def test_colorfulness_of_hand_made_images():

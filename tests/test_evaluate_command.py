@@ -9,7 +9,7 @@ from skimage import data
 
 ROW_KEYS = {"method": str, "auc_plain": float, "auc_rebal": float, "top1": float, "params_mb": (float, type(None)),
             "feats_mb": (float, type(None)), "runtime_ms": (float, type(None)), "psnr": (float, type(None)),
-            "colorfulness": float}
+            "colorfulness": float, "hue_flips": float, "false_chroma": float}
 
 
 def _photo(rng, size=(40, 32)):
@@ -73,6 +73,9 @@ def test_it_writes_the_json_schema(evaluated):
     assert rows["gray"]["colorfulness"] < 1 < rows["ground_truth"]["colorfulness"]
     assert rows["gray"]["colorfulness_gap"] == pytest.approx(rows["gray"]["colorfulness"] - rows["ground_truth"]["colorfulness"])
     assert len(tiny["curve_plain"]) == 151
+    for baseline in ("ground_truth", "gray"):
+        assert rows[baseline]["hue_flips"] == 0 and rows[baseline]["false_chroma"] == 0
+    assert 0 < rows["random"]["hue_flips"] < 100
 
 
 def test_it_draws_the_plot(evaluated):

@@ -1,9 +1,10 @@
 """The paper's Table 1 for any colorizers on any folder of colour photos (Sec. 3.1).
 
-Each photo is resized to SIZE x SIZE and its L taken; a model sees that L resized to its own
-inference size, and its ab prediction is upsampled to SIZE and recombined with the photo's L,
-as the product does. Every row's result is an 8-bit sRGB image (what a person receives, so
-out-of-gamut predictions are clipped), compared with the original by the measures of
+Each photo is resized to SIZE x SIZE; a model colours that photo through the product's own
+function (model_rgb: the network, then render.render, the pixels `manage.py colorize` writes),
+so the figures are those of what ships. Every row's result is an 8-bit sRGB image (what a
+person receives, so out-of-gamut predictions are clipped), compared with the original by the
+measures of
 metrics.py, the classifier of top1.py (`top1`: against labels when given; otherwise the share
 of images on which it names the same class as on the ground-truth photo) and, once per model,
 cost.py (`params_mb`, `feats_mb`, `runtime_ms` at 256x256, batch 1).
@@ -17,15 +18,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from ..color import lab_to_rgb, rgb_to_lab
 from ..decode import ANNEALED_T
+from ..render import render
 from .classifier import Classifier
 from .cost import model_cost
 from .data import EVAL_SIZE, label_of, load_photo, random_donors
-from .metrics import AccuracyHistogram, GroundTruthBins, colorfulness, psnr
+from .metrics import AccuracyHistogram, BlotchCounts, GroundTruthBins, colorfulness, psnr
 from .top1 import classify, photo_key
 
 BASELINES = ("ground_truth", "gray", "random")
@@ -36,6 +37,7 @@ class Row:
     method: str
     num_bins: int
     hist: AccuracyHistogram = None
+    blotches: BlotchCounts = field(default_factory=BlotchCounts)
     top1_hits: int = 0
     top1_count: int = 0
     psnr_sum: float = 0.0
@@ -54,6 +56,7 @@ class Row:
         # The ground truth's ab is already known (rgb_to_lab of the same pixels).
         ab_pred = ab_true if rgb_pred is rgb_true else rgb_to_lab(rgb_pred)[..., 1:]
         self.hist.add(ab_pred, ab_true, gt_bins)
+        self.blotches.add(ab_pred, ab_true)
         p = psnr(rgb_pred, rgb_true)
         finite = np.isfinite(p)
         self.psnr_sum += float(p[finite].sum())
@@ -78,28 +81,21 @@ class Row:
             "psnr": self.psnr_sum / self.psnr_count if has_psnr else None,
             "colorfulness": self.colorfulness,
             "colorfulness_gap": self.colorfulness - ground_truth_colorfulness,
+            **self.blotches.percentages(),
             "curve_plain": [round(float(v), 6) for v in self.hist.curve(False)],
             "curve_rebal": [round(float(v), 6) for v in self.hist.curve(True)],
             **self.extra,
         }
 
 
-def model_rgb(colorizer, lightness, temperature):
-    """8-bit RGB (N, S, S, 3) from a colorizer for a batch of L (N, S, S): the network sees L at
-    its own size, its ab is upsampled bilinearly to S and recombined with the full L."""
-    n, size = lightness.shape[0], lightness.shape[-1]
-    if colorizer.size == size:
-        net_in = torch.from_numpy(lightness)[:, None]
-    else:  # the same bilinear resize as Colorizer.network_input, one image at a time
-        net_in = torch.stack([torch.from_numpy(np.array(
-            Image.fromarray(l).resize((colorizer.size, colorizer.size), Image.Resampling.BILINEAR),
-            dtype=np.float32)) for l in lightness])[:, None]
-    ab_small = colorizer.ab_from_outputs(colorizer.outputs(net_in), temperature)
-    ab = F.interpolate(ab_small.float(), size=(size, size), mode="bilinear", align_corners=False)
-    lab = np.empty((n, size, size, 3), dtype=np.float32)
-    lab[..., 0] = lightness
-    lab[..., 1:] = ab.permute(0, 2, 3, 1).cpu().numpy()
-    return lab_to_rgb(lab)
+def model_rgb(colorizer, rgb, temperature=None):
+    """8-bit RGB (N, S, S, 3) of a batch of photos (N, S, S, 3) coloured by the product's own
+    path: Colorizer.predict_many, then render.render at the model's default vividness, as
+    `manage.py colorize`, the site and the API write them. temperature None: the model's own."""
+    photos = [Image.fromarray(pixels) for pixels in rgb]
+    predictions = colorizer.predict_many(photos)
+    return np.stack([np.asarray(render(prediction, photo, temperature=temperature))
+                     for prediction, photo in zip(predictions, photos)])
 
 
 def compose_ab(lightness, ab):
@@ -229,7 +225,7 @@ def evaluate(photos, colorizers, *, size=EVAL_SIZE, temperature=ANNEALED_T, labe
                 }
                 t1 = time.perf_counter()
                 for name, colorizer in colorizers.items():
-                    predictions[name] = model_rgb(colorizer, lightness, temperatures[name])
+                    predictions[name] = model_rgb(colorizer, rgb_true, temperatures[name])
                 t2 = time.perf_counter()
                 for name, rgb_pred in predictions.items():
                     rows[name].add(rgb_pred, ab_true, gt_bins, rgb_true)

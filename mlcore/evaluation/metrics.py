@@ -6,6 +6,10 @@
   (the nearest centre of `ab_bin_centres()`, grid 10) occurs in the evaluated set, so every bin
   present counts equally (paper: "AuC rebalanced"). Both come from one pass: we accumulate, per
   ground-truth bin, a histogram of distances, and weight the bins at the end.
+- `hue_flips` and `false_chroma` (issue 22), the blotches people see, as percentages of the
+  pixels of the whole evaluated set: among pixels chromatic in both the result and the truth,
+  those whose hue is more than 90 degrees off; among pixels the truth shows neutral, those the
+  result paints. Gray scores 0 on both, so they are read beside the AuC, never alone.
 - `psnr` (RGB, mean over images) and `colorfulness` (Hasler & Suesstrunk 2003, mean over images)
   with its gap to the ground truth's, as recent colorization papers report them.
 """
@@ -15,6 +19,9 @@ from ..quantize import GRID_SIZE, ab_bin_centres, nearest_bins
 
 MAX_THRESHOLD = 150        # paper: "sweep across thresholds from 0 to 150"
 NUM_THRESHOLDS = MAX_THRESHOLD + 1
+CHROMATIC = 10.0           # issue 22: a pixel is chromatic above C*ab 10,
+NEUTRAL = 5.0              # neutral below 5,
+PAINTED = 20.0             # and a neutral pixel is painted when a colorization gives it more than 20
 
 
 class GroundTruthBins:
@@ -115,3 +122,51 @@ def psnr(rgb_a, rgb_b):
     mse = (diff ** 2).mean((-3, -2, -1))
     with np.errstate(divide="ignore"):
         return 10.0 * np.log10(255.0 ** 2 / mse)
+
+
+# ---------------------------------------------------------------------------------------------
+# Blotches
+
+def chroma(ab):
+    """C*ab of ab values (..., 2)."""
+    ab = np.asarray(ab, np.float32)
+    return np.hypot(ab[..., 0], ab[..., 1])
+
+
+def hue_flips(ab_pred, ab_true):
+    """(flipped, chromatic): how many pixels are chromatic in both, and how many of those have
+    hue angles more than 90 degrees apart. Two hue angles differ by more than 90 degrees exactly
+    when their ab vectors have a negative dot product, which needs no angle wrapping."""
+    ab_pred, ab_true = np.asarray(ab_pred, np.float32), np.asarray(ab_true, np.float32)
+    chromatic = (chroma(ab_pred) > CHROMATIC) & (chroma(ab_true) > CHROMATIC)
+    flipped = chromatic & ((ab_pred * ab_true).sum(-1) < 0)
+    return int(flipped.sum()), int(chromatic.sum())
+
+
+def false_chroma(ab_pred, ab_true):
+    """(painted, neutral): how many pixels the truth shows neutral, and how many of those the
+    colorization paints."""
+    neutral = chroma(ab_true) < NEUTRAL
+    painted = neutral & (chroma(ab_pred) > PAINTED)
+    return int(painted.sum()), int(neutral.sum())
+
+
+class BlotchCounts:
+    """Hue flips and false chroma pooled over every pixel of a row's images."""
+
+    def __init__(self):
+        self.flipped = self.chromatic = self.painted = self.neutral = 0
+
+    def add(self, ab_pred, ab_true):
+        flipped, chromatic = hue_flips(ab_pred, ab_true)
+        painted, neutral = false_chroma(ab_pred, ab_true)
+        self.flipped += flipped
+        self.chromatic += chromatic
+        self.painted += painted
+        self.neutral += neutral
+
+    def percentages(self):
+        """{'hue_flips': %, 'false_chroma': %}; 0 where no pixel qualifies (gray has no
+        chromatic pixel, so no flip)."""
+        share = lambda part, whole: 100.0 * part / whole if whole else 0.0
+        return {"hue_flips": share(self.flipped, self.chromatic), "false_chroma": share(self.painted, self.neutral)}

@@ -15,20 +15,21 @@ def _fmt(value, spec):
 
 
 def format_table(result):
-    """The rows in the layout of the paper's Table 1 (plus PSNR and colourfulness)."""
+    """The rows in the layout of the paper's Table 1 (plus PSNR, colourfulness and blotches)."""
     data = result.as_dict() if isinstance(result, Result) else result
     top1_title = "Top-1" if data.get("top1_mode") == "labels" else "Top-1 agr"
     width = max([12] + [len(r["method"]) for r in data["rows"]])
     head1 = (f"{'':<{width}}  {'Params':>7} {'Feats':>7} {'Runtime':>8}  | {'AuC (%)':^15} | {top1_title:>9}"
-             f" | {'PSNR':>6} {'Colourful':>9} {'gap':>6}")
+             f" | {'PSNR':>6} {'Colourful':>9} {'gap':>6} | {'Blotches (%)':^13}")
     head2 = (f"{'Method':<{width}}  {'(MB)':>7} {'(MB)':>7} {'(ms)':>8}  | {'plain':>7} {'rebal':>7} | {'(%)':>9}"
-             f" | {'(dB)':>6} {'(H&S)':>9} {'':>6}")
+             f" | {'(dB)':>6} {'(H&S)':>9} {'':>6} | {'hue':>6} {'chroma':>6}")
     lines = [head1, head2, "-" * len(head1)]
     for r in data["rows"]:
         lines.append(f"{r['method']:<{width}}  {_fmt(r['params_mb'], '7.1f')} {_fmt(r['feats_mb'], '7.1f')} "
                      f"{_fmt(r['runtime_ms'], '8.1f')}  | {r['auc_plain']:7.1f} {r['auc_rebal']:7.1f} | "
                      f"{_fmt(r['top1'], '9.1f')} | {_fmt(r['psnr'], '6.2f')} {r['colorfulness']:9.1f} "
-                     f"{r['colorfulness_gap']:+6.1f}")
+                     f"{r['colorfulness_gap']:+6.1f} | {_fmt(r.get('hue_flips'), '6.1f')} "
+                     f"{_fmt(r.get('false_chroma'), '6.1f')}")
     return "\n".join(lines)
 
 

@@ -4,7 +4,9 @@ Rows: ground_truth, gray (ab = 0), random (ab of another photo of the set, seede
 --model (without --model, the shipped default model, as `default`). Columns: AuC of ab accuracy
 over thresholds 0..150, plain and rebalanced; top-1 of an ImageNet classifier (EfficientNet-Lite2)
 against --labels, or agreement with its answer on the original photo; model size, activation
-memory and runtime at 256x256; PSNR and colourfulness. See mlcore/evaluation/ for the details.
+memory and runtime at 256x256; PSNR, colourfulness, and the blotch shares (hue flips, false chroma).
+Each model colours the photos through the product's own path (network, then mlcore/render.py), so the
+figures are those of the pixels that ship. See mlcore/evaluation/ for the details.
 
 The classifier, most of the cost, is asked once per (row, photo): its answers are kept in
 settings.VAR_DIR/cache/evaluate (or --cache-dir), so evaluating one more model on the same photos
