@@ -45,13 +45,6 @@ def normalise_mode(img):
     return img.convert("RGB")
 
 
-def split_alpha(img):
-    """(uint8 array HxWx3 or HxW, alpha or None)."""
-    alpha = img.getchannel("A") if img.mode in ("LA", "RGBA") else None
-    base = img.convert("L" if img.mode in ("L", "LA") else "RGB")
-    return np.asarray(base), alpha
-
-
 def is_grayscale(rgb, tolerance=1.0):
     """True when an RGB array's channels are (nearly) identical: nothing to learn colour from."""
     rgb = rgb.astype(np.int16)

@@ -66,12 +66,3 @@ def soft_encode(ab, k=SOFT_NEIGHBOURS, sigma=SOFT_SIGMA, centres=None):
     w = np.exp(-d2 / (2.0 * sigma ** 2))
     w /= w.sum(-1, keepdims=True)
     return idx, w.astype(np.float32)
-
-
-def soft_encode_dense(ab, k=SOFT_NEIGHBOURS, sigma=SOFT_SIGMA, centres=None):
-    """The same targets as a dense (..., Q) distribution; for tests and small inputs."""
-    centres = ab_bin_centres() if centres is None else centres
-    idx, w = soft_encode(ab, k, sigma, centres)
-    dense = np.zeros(ab.shape[:-1] + (len(centres),), dtype=np.float32)
-    np.put_along_axis(dense, idx, w, axis=-1)
-    return dense

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from .color import gray_to_l, lab_to_rgb, rgb_to_l
-from .imageio import normalise_mode, split_alpha
+from .imageio import normalise_mode
 
 ANNEALED_T = 0.38  # paper: "T = 0.38 ... captures the vibrancy of the mode while maintaining the spatial coherence of the mean"
 TOP_K = 16
@@ -124,13 +124,6 @@ class Prediction:
         if shift and self.log_bin_weights is not None:
             log_probs = log_probs - shift * self.log_bin_weights[self.indices]
         return annealed_mean_topk(self.indices.astype(np.int64), log_probs, self.centres, temperature)
-
-
-def lightness_of(img):
-    """Full-resolution L (float32, 0..100) and alpha (PIL band or None) of a small photo. Four
-    bytes a pixel and more in intermediates: rendering never calls it on a whole photo."""
-    pixels, alpha = split_alpha(normalise_mode(img))
-    return lightness(pixels), alpha
 
 
 def lightness(pixels):

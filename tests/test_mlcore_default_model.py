@@ -5,7 +5,8 @@ from PIL import Image
 from skimage import data
 
 from mlcore.color import rgb_to_lab
-from mlcore.colorizer import DEFAULT_MODEL_PATH, Colorizer
+from mlcore.colorizer import Colorizer
+from mlcore.paths import DEFAULT_MODEL_PATH
 
 
 def _colorized_lab(photo):

@@ -21,8 +21,7 @@ import torch
 from PIL import Image
 
 from ..color import lab_to_rgb, rgb_to_lab
-from ..decode import ANNEALED_T
-from ..render import render
+from ..render import ANNEALED_T, render
 from .classifier import Classifier
 from .cost import model_cost
 from .data import EVAL_SIZE, label_of, load_photo, random_donors

@@ -95,15 +95,6 @@ def bin_weights(per_bin_counts):
     return present / present.sum()
 
 
-def rebalanced_pixel_weights(gt_bins):
-    """Each pixel's weight in the rebalanced AuC: inversely proportional to the frequency of its
-    ground-truth bin in the evaluated set, normalised to sum to 1. AccuracyHistogram applies the
-    same weights per bin; this per-pixel form documents (and tests) what that means."""
-    gt_bins = np.asarray(gt_bins).ravel()
-    counts = np.bincount(gt_bins)
-    return 1.0 / (counts[gt_bins] * np.count_nonzero(counts))
-
-
 def colorfulness(rgb):
     """Hasler & Suesstrunk (2003) colourfulness M of 8-bit RGB image(s) (..., H, W, 3):
     sigma_rgyb + 0.3 * mu_rgyb with rg = R - G and yb = (R + G) / 2 - B."""

@@ -26,13 +26,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from mlcore.checkpoint import ModelFileError
-from mlcore.colorizer import DEFAULT_MODEL_PATH, Colorizer, check_temperature
-from mlcore.decode import ANNEALED_T
+from mlcore.colorizer import Colorizer
 from mlcore.evaluation.classifier import Classifier
 from mlcore.evaluation.data import EVAL_SIZE, find_photos, label_of, read_labels
 from mlcore.evaluation.evaluate import BASELINES, evaluate
 from mlcore.evaluation.report import format_table, json_ready, plot_curves
 from mlcore.evaluation.top1 import TopCache
+from mlcore.paths import DEFAULT_MODEL_PATH
+from mlcore.render import ANNEALED_T, check_temperature
 
 
 def parse_model_spec(spec):
