@@ -31,8 +31,8 @@ REDUCE_GAP = 2
 class Colorizer:
     def __init__(self, model, info, device):
         # Inference only: BatchNorm folded into the convolutions and channels-last memory make
-        # the default network 2.1x faster on a CPU (8.7 -> 4.1 ms per 160 px image), with
-        # outputs equal to 2e-5 (tests/test_mlcore_fusion.py).
+        # the network about twice as fast on a CPU, with outputs equal to 2e-5
+        # (tests/test_mlcore_fusion.py).
         self.model = fold_batchnorm(model.eval()).to(memory_format=torch.channels_last)
         self.info, self.device = info, device
         self.centres = info["centres"].numpy()

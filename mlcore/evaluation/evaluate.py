@@ -185,7 +185,7 @@ def evaluate(photos, colorizers, *, size=EVAL_SIZE, temperature=ANNEALED_T, labe
         return count, time.perf_counter() - t
 
     # The classifier (most of the cost, and multithreaded outside the GIL) works on one batch
-    # while this thread loads, colorizes and measures the next: about 1.3x faster on 2 cores.
+    # while this thread loads, colorizes and measures the next.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classifier")
     pending = None
 

@@ -50,7 +50,7 @@ def parse_model_spec(spec):
 
 class Command(BaseCommand):
     help = "Table 1 of Zhang et al. (2016) for colorization models on a folder of colour photos."
-    # It uses none of the site: skipping the checks saves importing every view (0.5 s a run).
+    # It uses none of the site: skipping the checks saves importing every view on every run.
     requires_system_checks = []
 
     def add_arguments(self, parser):
