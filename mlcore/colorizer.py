@@ -15,37 +15,26 @@ import torch
 from PIL import Image
 
 from .checkpoint import load_model
-from .decode import ANNEALED_T, annealed_mean
+from .decode import annealed_mean
 from .fusion import fold_batchnorm
 from .hints import OUTPUT_STRIDE, hint_map
 from .lightness import normalise_lightness
-from .losses import AB_SCALE
 from .modelfile import model_version
-from .paths import DEFAULT_MODEL_PATH, model_path  # noqa: F401  (DEFAULT_MODEL_PATH re-exported)
-from .render import (  # noqa: F401  (re-exported: the colorizer's public names)
-    MAX_TEMPERATURE,
-    MIN_TEMPERATURE,
-    TOP_K,
-    Prediction,
-    check_temperature,
-    colour_base,
-    compose,
-    lightness,
-    lightness_of,
-    render,
-)
+from .paths import model_path
+from .quantize import AB_SCALE
+from .render import ANNEALED_T, TOP_K, Prediction, colour_base, lightness, render
 
 # The network's input is box-reduced (integer factors, on 8-bit pixels) to no less than this
 # many times its size before L is computed and resized bilinearly; smaller photos are not
-# reduced, so their input is exactly the bilinear resize of their L, as in mlcore.evaluate.
+# reduced, so their input is exactly the bilinear resize of their L.
 REDUCE_GAP = 2
 
 
 class Colorizer:
     def __init__(self, model, info, device):
         # Inference only: BatchNorm folded into the convolutions and channels-last memory make
-        # the default network 2.1x faster on a CPU (8.7 -> 4.1 ms per 160 px image), with
-        # outputs equal to 2e-5 (tests/test_mlcore_fusion.py).
+        # the network about twice as fast on a CPU, with outputs equal to 2e-5
+        # (tests/test_mlcore_fusion.py).
         self.model = fold_batchnorm(model.eval()).to(memory_format=torch.channels_last)
         self.info, self.device = info, device
         self.centres = info["centres"].numpy()
@@ -139,8 +128,5 @@ class Colorizer:
                           centres=self.centres, log_bin_weights=self.log_bin_weights_np,
                           temperature=self.default_temperature)
 
-    def render(self, prediction, img, temperature=None, vividness=None):
-        return render(prediction, img, vividness=vividness, temperature=temperature)
-
     def colorize(self, img, temperature=None, vividness=None):
-        return self.render(self.predict(img), img, temperature, vividness)
+        return render(self.predict(img), img, vividness=vividness, temperature=temperature)

@@ -2,8 +2,8 @@
 
 The network works on the next photo (a batch of them on a GPU) while writer threads render the
 previous ones at full resolution and write them, PNGs at a fast zlib level. Rendering (numpy)
-and encoding (Pillow's zlib) let go of the GIL, so writers run on other cores: on a CPU a
-1024x768 photo spends about 25 ms in the network and 100 in rendering and encoding. Each
+and encoding (Pillow's zlib) let go of the GIL, so writers run on other cores: on a CPU they,
+not the network, are most of a photo's time (bench/colorize_bench.py measures both). Each
 result's pixels are those of predict() then mlcore.render.render(), as on the site. On a CPU
 the network runs on the cores the writers leave it.
 """
@@ -52,8 +52,8 @@ def write_result(image, target, save, **save_kwargs):
 @contextmanager
 def cores_left_to_the_network(device):
     """On a CPU the writers keep WRITERS cores busy: the network gets the others (at least one).
-    Its threads would otherwise spin against the writers for the same cores: on 2 cores a
-    1024x768 photo took 64-72 ms with the network on 2 threads, 51-52 ms on 1."""
+    Its threads would otherwise spin against the writers for the same cores, and every photo
+    would take longer."""
     before = torch.get_num_threads()
     if getattr(device, "type", device) == "cpu":
         torch.set_num_threads(max(1, min(before, (os.cpu_count() or 1) - WRITERS)))

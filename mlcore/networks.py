@@ -80,9 +80,9 @@ LITE0_CONTEXT_CHANNELS = 1280      # Lite0's head: the features its ImageNet cla
 CONTEXT_HIDDEN = 256
 
 
-class Lite0Encoder(nn.Module):
-    """Features at stride 4, 8, 16 and 32; with `context`, also the pooled head features
-    (N, 1280, 1, 1) as a fifth element."""
+class LiteEncoder(nn.Module):
+    """An EfficientNet-Lite encoder (`variant`: a key of LITE_ENCODERS): features at stride 4, 8,
+    16 and 32; with `context`, also the pooled head features (N, 1280, 1, 1) as a fifth element."""
 
     def __init__(self, pretrained=True, context=False, variant="lite0"):
         super().__init__()
@@ -208,7 +208,7 @@ class Lite0Colorizer(nn.Module):
     def __init__(self, out_channels, width=1.0, pretrained=True, context=False, encoder="lite0", hints=False,
                  attention=False):
         super().__init__()
-        self.encoder = Lite0Encoder(pretrained, context, encoder)
+        self.encoder = LiteEncoder(pretrained, context, encoder)
         self.decoder = Lite0Decoder(out_channels, width, context, hints, attention)
         self.freeze_encoder(True)
 

@@ -12,7 +12,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from mlcore.dataset import open_colour_photo
+from mlcore.imageio import open_colour_photo
 from study.models import Pair
 
 # The paper showed 256x256 images (Zhang et al. 2016, Sec. 3.1).

@@ -73,6 +73,31 @@ def test_lower_floors_never_import_higher_ones():
     assert wrong == []
 
 
+# mlcore's research tooling: making models and measuring them. The product (the site, the
+# worker, `manage.py colorize`, and the mlcore modules they run) never needs it.
+RESEARCH = ("mlcore.training", "mlcore.evaluation")
+RESEARCH_COMMANDS = ("mlcore.management.commands.evaluate", "mlcore.management.commands.fetch_photos",
+                     "mlcore.management.commands.prepare_dataset",
+                     "mlcore.management.commands.train_colorizer")
+
+
+def is_research(name):
+    return name.startswith(tuple(f"{r}." for r in RESEARCH)) or name in RESEARCH or name in RESEARCH_COMMANDS
+
+
+def test_the_product_never_imports_training_or_evaluation():
+    wrong = [f"{name} imports {imported}" for name, path in our_modules().items() if not is_research(name)
+             for imported in imports_of(path) if is_research(imported)]
+    assert wrong == []
+
+
+def test_the_research_check_sees_a_product_module_that_imports_training(tmp_path):
+    source = tmp_path / "x.py"
+    source.write_text("from .training.losses import LOSSES\n")
+    assert {m for m in imports_of(source, "mlcore.x") if is_research(m)} == {"mlcore.training.losses",
+                                                                           "mlcore.training.losses.LOSSES"}
+
+
 def test_the_site_and_the_api_views_never_import_each_other():
     graph = import_graph()
     site, api = "gallery.views", "gallery.api"

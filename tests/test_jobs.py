@@ -57,7 +57,7 @@ def test_a_worker_colorizes_the_photo(queued_photo, tiny_model):
         result = Image.open(f)
         result.load()
     assert result.size == (80, 60) and result.mode == "RGB"
-    from mlcore.colorizer import Prediction
+    from mlcore.render import Prediction
 
     with default_storage.open(photo.prediction.name) as f:
         assert Prediction.from_bytes(f.read()) is not None

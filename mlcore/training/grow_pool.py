@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from ..inputcolor import COLOR, classify
-from ..dataset import MANIFEST, list_images, load_colour_photo, read_manifest
+from ..imageio import load_colour_photo
+from .dataset import MANIFEST, list_images, read_manifest
 from .dhash import dhash, min_distances, read_hash_list
 
 EXCLUDE_BITS = 8     # the acceptance photos' rule

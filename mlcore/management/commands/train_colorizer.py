@@ -7,9 +7,9 @@ Multi-GPU or multi-machine: torchrun --nproc_per_node N manage.py train_colorize
 """
 from django.core.management.base import BaseCommand, CommandError
 
-from mlcore.losses import LOSSES
 from mlcore.networks import ARCHITECTURES
-from mlcore.train import TrainConfig, train
+from mlcore.training.losses import LOSSES
+from mlcore.training.train import TrainConfig, train
 
 
 class Command(BaseCommand):

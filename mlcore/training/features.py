@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .color import rgb_to_lab
+from ..color import rgb_to_lab
+from ..quantize import SOFT_NEIGHBOURS, SOFT_SIGMA, ab_bin_centres, soft_encode
 from .dataset import read_manifest
-from .lightness import normalise_lightness
-from .training.degrade import degrade as degrade_lightness
-from .quantize import SOFT_NEIGHBOURS, SOFT_SIGMA, ab_bin_centres, soft_encode
+from ..lightness import normalise_lightness
+from .degrade import degrade as degrade_lightness
 
 OUTPUT_STRIDE = 4  # both architectures predict at 1/4 of the input resolution
 

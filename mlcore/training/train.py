@@ -20,14 +20,14 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from .checkpoint import atomic_save, read_checkpoint, save_model
+from ..checkpoint import atomic_save, read_checkpoint, save_model
+from ..fusion import fold_batchnorm
+from ..networks import ARCHITECTURES, build_model, count_parameters, encoder_name, has_pretrained_encoder
+from ..quantize import SOFT_NEIGHBOURS, SOFT_SIGMA, ab_bin_centres, output_channels
 from .dataset import read_manifest
 from .features import build_split_arrays, cache_dir
-from .hints import simulate_hints
-from .fusion import fold_batchnorm
-from .losses import LOSSES, compute_loss, output_channels
-from .networks import ARCHITECTURES, build_model, count_parameters, encoder_name, has_pretrained_encoder
-from .quantize import SOFT_NEIGHBOURS, SOFT_SIGMA, ab_bin_centres
+from ..hints import simulate_hints
+from .losses import LOSSES, compute_loss
 from .rebalance import BinCounter, rebalance_weights
 from .semantic import SemanticJudge, semantic_loss
 
@@ -53,7 +53,7 @@ class TrainConfig:
     finetune_epochs: int = 0   # lite0: unfreeze the encoder for the last N epochs
     flip: bool = False         # lite0 on cached features: also cache the mirrored photos' features and train on both
     exclude_sources: tuple = ()  # leave these sources out of training and validation (generalization studies)
-    semantic_weight: float = 0.0  # weight of the semantic-consistency term (mlcore/semantic.py); 0 = off
+    semantic_weight: float = 0.0  # weight of the semantic-consistency term (training/semantic.py); 0 = off
     precision: str = "auto"    # bf16 (autocast), fp32, or auto: bf16 where the hardware computes it (resolve_precision)
     limit: int | None = None   # use only the first N training images (quick runs, tests)
     max_minutes: float | None = None  # stop after the epoch that crosses this wall-clock budget

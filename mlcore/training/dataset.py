@@ -13,10 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, UnidentifiedImageError
-
-from .imageio import is_grayscale, load_image
+from ..imageio import load_colour_photo
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 SPLITS = (("train", 0.7), ("val", 0.1), ("test", 0.2))
@@ -36,32 +33,6 @@ class SourceReport:
 def list_images(source_dir):
     root = Path(source_dir)
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def open_colour_photo(path, draft_size):
-    """A colour photo as an RGB PIL image (decoded at a reduced scale when the file allows, never
-    below draft_size), or why not: 'unreadable' or 'grayscale' (judged on the whole photo)."""
-    try:
-        img = load_image(path, draft=(draft_size, draft_size))
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        return "unreadable"
-    if img.mode in ("L", "LA"):
-        return "grayscale"
-    rgb = img.convert("RGB")
-    if is_grayscale(np.asarray(rgb)):
-        return "grayscale"
-    return rgb
-
-
-def load_colour_photo(path, size):
-    """A colour photo as an RGB PIL image of size x size, or why not: 'unreadable' or 'grayscale'.
-    Photos are resized to the square, not cropped."""
-    rgb = open_colour_photo(path, size)
-    if isinstance(rgb, str):
-        return rgb
-    if rgb.size != (size, size):
-        rgb = rgb.resize((size, size), Image.Resampling.BICUBIC)
-    return rgb
 
 
 def _convert(job):
