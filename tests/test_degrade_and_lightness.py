@@ -20,6 +20,14 @@ def test_degrade_is_seeded_stays_in_range_and_changes_the_photo():
     assert np.mean(changed) > 1.0  # most chains visibly damage the print
 
 
+def test_every_chain_of_damage_runs(tmp_path):
+    # 200 seeds reach every branch, including dust on a rescaled or JPEG-decoded print.
+    L = _lightness()[:48, :48]
+    for seed in range(200):
+        out = degrade(L, np.random.default_rng(seed))
+        assert out.shape == L.shape and np.isfinite(out).all()
+
+
 def test_degrade_leaves_its_input_alone():
     L = _lightness()
     before = L.copy()

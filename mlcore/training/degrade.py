@@ -18,7 +18,7 @@ def _soften(L, rng):
         factor = rng.uniform(1.5, 3.0)
         h, w = L.shape
         small = Image.fromarray(L).resize((max(8, int(w / factor)), max(8, int(h / factor))), Image.BILINEAR)
-        L = np.asarray(small.resize((w, h), Image.BICUBIC), dtype=np.float32)
+        L = np.array(small.resize((w, h), Image.BICUBIC), dtype=np.float32)
     if rng.random() < 0.5:  # soft focus, camera shake
         L = ndimage.gaussian_filter(L, rng.uniform(0.4, 1.8))
     return L
@@ -77,7 +77,7 @@ def _jpeg(L, rng):
         buf = io.BytesIO()
         Image.fromarray(np.clip(L * 2.55, 0, 255).astype(np.uint8)).save(buf, "JPEG",
                                                                          quality=int(rng.integers(15, 60)))
-        L = np.asarray(Image.open(buf), dtype=np.float32) / 2.55
+        L = np.array(Image.open(buf), dtype=np.float32) / 2.55
     return L
 
 
