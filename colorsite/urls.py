@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from colorsite import ops
+from inference import ops
 from gallery.api import urls as api_urls
 
 urlpatterns = [

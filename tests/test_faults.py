@@ -22,7 +22,7 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import connection
 
 from gallery.models import Gallery, Photo
-from inference import jobs
+from gallery import job as photo_jobs
 from tests.api_support import client_for, fresh_throttles  # noqa: F401 (fixture)
 from tests.conftest import image_bytes, run_worker, upload_file
 
@@ -239,9 +239,7 @@ def test_uploads_while_redis_is_down_are_kept_and_all_run_when_it_returns(
     redis_server.start()  # empty: the first photo's job is gone too
     # The sweeper re-sends a job Redis lost once it has waited this long
     # (2 minutes in production).
-    import gallery.models
-
-    monkeypatch.setattr(gallery.models, "QUEUED_RECHECK_SECONDS", 0)
+    monkeypatch.setattr(photo_jobs, "QUEUED_RECHECK_SECONDS", 0)
     run_worker()  # sweeps first, then runs what it sent
 
     for p in photos:
@@ -603,7 +601,7 @@ def test_upload_form_on_a_full_or_unwritable_disk_says_so_and_keeps_nothing(
     assert r.status_code == 503 and r["Retry-After"]
     assert "could not be stored" in r.json()["errors"][0] and "Nothing was kept" in r.json()["errors"][0]
     assert Photo.objects.count() == 0 and media_files(settings) == []
-    assert jobs.get_queue().count == 0
+    assert photo_jobs.get_queue().count == 0
     # The plain form says the same on the gallery page.
     r = client.post(f"/galleries/{gallery.pk}/upload", {"photos": [upload_file("c.png")]}, follow=True)
     assert r.status_code == 200 and b"could not be stored" in r.content
@@ -622,4 +620,4 @@ def test_api_upload_on_a_full_or_unwritable_disk_says_so_and_keeps_nothing(
     assert "could not be stored" in r.json()["detail"]
     assert r["X-Quota-Remaining"] == r["X-Quota-Limit"]  # no quota spent on it
     assert Photo.objects.count() == 0 and media_files(settings) == []
-    assert jobs.get_queue().count == 0
+    assert photo_jobs.get_queue().count == 0

@@ -58,7 +58,7 @@ def test_several_photos_at_once(logged_in, gallery, redis_conn, django_capture_o
         r = post(logged_in, gallery, upload_file("a.png"), upload_file("b.jpg", fmt="JPEG"))
     assert r.status_code == 302
     assert Photo.objects.count() == 2
-    from inference.jobs import get_queue
+    from gallery.job import get_queue
 
     assert get_queue().count == 2
 
@@ -135,12 +135,12 @@ def test_a_stranger_cannot_upload_into_my_gallery(client, gallery, stranger, set
 def test_upload_with_redis_down_is_not_an_error(logged_in, gallery, monkeypatch, django_capture_on_commit_callbacks):
     import redis
 
-    from inference import jobs
+    from gallery import job as photo_jobs
 
     def down():
         raise redis.exceptions.ConnectionError("Error 111 connecting. Connection refused.")
 
-    monkeypatch.setattr(jobs, "get_queue", down)
+    monkeypatch.setattr(photo_jobs, "get_queue", down)
     with django_capture_on_commit_callbacks(execute=True):
         r = post(logged_in, gallery, upload_file("kept.png"))
     assert r.status_code == 302
