@@ -133,10 +133,6 @@ class ColorizationJob(models.Model):
         return dict(self.STATUS_CHOICES)[self.status]
 
     @property
-    def is_finished(self):
-        return self.status in (self.DONE, self.FAILED)
-
-    @property
     def is_rendering(self):
         return self.render_requested_at is not None
 

@@ -196,26 +196,6 @@ class Photo(ColorizationJob):
 
         return describe(self)
 
-    def status_dict(self):
-        """What the status endpoint and the page's script need."""
-        return {
-            "id": self.pk,
-            "name": self.title,
-            "status": self.status,
-            "label": self.status_label,
-            "error": self.error,
-            "finished": self.is_finished,
-            "url": self.get_absolute_url(),
-            "thumbnail": reverse("photo-file", args=[self.pk, "thumbnail"]) + f"?v={self.render_count}",
-            "after": (reverse("photo-file", args=[self.pk, "after"]) + f"?v={self.render_count}"
-                      if self.status == self.DONE else None),
-            "vividness": self.vividness,
-            "temperature": self.temperature,
-            "rendering": self.is_rendering,
-            "render_error": self.render_error,
-            "warnings": self.warnings,
-        }
-
     # -- files ------------------------------------------------------------
 
     def save_file(self, field, name, data):

@@ -132,6 +132,23 @@ def _stored_photo(gallery, checked, temperature, vividness):
     return photo
 
 
+# The display JPEGs of a photo, by name: what pages and lists show (downloads are full size).
+DISPLAY_FILES = ("before", "after", "thumbnail")
+
+
+def display_response(photo, kind):
+    """One of the photo's display JPEGs, inline. Raises Http404 for a kind that is none of
+    DISPLAY_FILES, NotColorized when the photo has no such file (yet)."""
+    from django.http import Http404
+
+    if kind not in DISPLAY_FILES:
+        raise Http404
+    name = getattr(photo, kind).name
+    if not name:
+        raise NotColorized(photo)
+    return serve_file(name, "image/jpeg")
+
+
 def original_response(photo):
     """The original, byte for byte, as a download under its own name."""
     ext = photo.original.name.rsplit(".", 1)[-1]
