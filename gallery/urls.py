@@ -10,6 +10,8 @@ urlpatterns = [
     path("accounts/", views.account, name="account"),
     path("accounts/delete/", views.account_delete, name="account-delete"),
     path("accounts/export/", views.account_export, name="account-export"),
+    path("accounts/api-keys/", views.api_keys, name="api-keys"),
+    path("accounts/api-keys/<int:pk>/revoke", views.api_key_revoke, name="api-key-revoke"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/password_reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
