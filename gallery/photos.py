@@ -23,7 +23,7 @@ from gallery.models import (
     new_photo_folder,
 )
 from mlcore.imageio import JPEG_QUALITY as JPEG_QUALITY_DEFAULT
-from mlcore.imageio import flatten
+from mlcore.provenance import facts_of, save_result
 
 logger = logging.getLogger("gallery")
 CONTENT_TYPES = {
@@ -132,6 +132,23 @@ def _stored_photo(gallery, checked, temperature, vividness):
     return photo
 
 
+# The display JPEGs of a photo, by name: what pages and lists show (downloads are full size).
+DISPLAY_FILES = ("before", "after", "thumbnail")
+
+
+def display_response(photo, kind):
+    """One of the photo's display JPEGs, inline. Raises Http404 for a kind that is none of
+    DISPLAY_FILES, NotColorized when the photo has no such file (yet)."""
+    from django.http import Http404
+
+    if kind not in DISPLAY_FILES:
+        raise Http404
+    name = getattr(photo, kind).name
+    if not name:
+        raise NotColorized(photo)
+    return serve_file(name, "image/jpeg")
+
+
 def original_response(photo):
     """The original, byte for byte, as a download under its own name."""
     ext = photo.original.name.rsplit(".", 1)[-1]
@@ -149,13 +166,13 @@ def result_response(photo, fmt="png", quality=JPEG_QUALITY_DEFAULT):
         return serve_file(photo.result.name, "image/png", filename=f"{stem}.png", attachment=True)
     from PIL import Image
 
-    from gallery import provenance
-
     with default_storage.open(photo.result.name, "rb") as f:
         png = Image.open(io.BytesIO(f.read()))
-        params = provenance.jpeg_params(png)  # the PNG's provenance, carried over
-        image = flatten(png)
-    return serve_bytes(encode_jpeg(image, quality=quality, **params), "image/jpeg", f"{stem}.jpg")
+        png.load()
+    jpeg = io.BytesIO()
+    # The stored PNG's provenance and EXIF, carried over by the one writer of results.
+    save_result(png, jpeg, "jpeg", facts_of(png), png.getexif(), quality)
+    return serve_bytes(jpeg.getvalue(), "image/jpeg", f"{stem}.jpg")
 
 
 def uncertainty_response(photo, overlay=False):

@@ -29,14 +29,14 @@ def without_csrf(html):
 
 def photo_urls(p):
     return [
-        f"/photos/{p.pk}/", f"/photos/{p.pk}/status.json", f"/photos/{p.pk}/original",
+        f"/photos/{p.pk}/", f"/photos/{p.pk}/original",
         f"/photos/{p.pk}/download", f"/photos/{p.pk}/download?format=jpeg&quality=80",
         f"/photos/{p.pk}/before.jpg", f"/photos/{p.pk}/after.jpg", f"/photos/{p.pk}/thumbnail.jpg",
     ]
 
 
 def post_urls(p):
-    return [f"/photos/{p.pk}/render", f"/photos/{p.pk}/retry", f"/photos/{p.pk}/delete", f"/photos/{p.pk}/share"]
+    return [f"/photos/{p.pk}/retry", f"/photos/{p.pk}/delete", f"/photos/{p.pk}/share"]
 
 
 def test_the_owner_can_open_everything(client, owner, done_photo):
@@ -105,28 +105,11 @@ def test_the_original_downloads_byte_for_byte(client, owner, done_photo):
     assert r["Content-Disposition"] == 'attachment; filename="Grandpa 1931.png"'
 
 
-def test_vividness_rerenders(client, owner, done_photo, django_capture_on_commit_callbacks):
-    client.force_login(owner)
-    with django_capture_on_commit_callbacks(execute=True):
-        r = client.post(f"/photos/{done_photo.pk}/render", {"vividness": "100"})
-    assert r.status_code == 202
-    assert r.json()["rendering"] is True and r.json()["vividness"] == 50
-    run_worker()
-    data = client.get(f"/photos/{done_photo.pk}/status.json").json()
-    assert data["rendering"] is False and data["vividness"] == 100 and data["render_error"] == ""
-    assert data["after"].endswith("?v=2")
-    assert client.get(data["after"]).status_code == 200
-    assert client.post(f"/photos/{done_photo.pk}/render", {"vividness": "lots"}).status_code == 400
-    assert client.post(f"/photos/{done_photo.pk}/render", {"vividness": "101"}).status_code == 400
-
-
 def test_a_queued_photo_has_no_result_yet(client, owner, redis_conn):
     photo = new_photo(owner)
     client.force_login(owner)
     assert client.get(f"/photos/{photo.pk}/download").status_code == 404
     assert client.get(f"/photos/{photo.pk}/after.jpg").status_code == 404
-    assert client.post(f"/photos/{photo.pk}/render", {"vividness": "50"}).status_code == 409
-    assert client.get(f"/photos/{photo.pk}/status.json").json()["status"] == "queued"
 
 
 def test_retry_queues_a_failed_photo(client, owner, redis_conn, django_capture_on_commit_callbacks):

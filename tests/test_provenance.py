@@ -11,7 +11,7 @@ from PIL import Image
 from gallery.forms import check_image
 from gallery.models import Gallery, Photo
 from gallery.photos import create_photo
-from gallery.provenance import DIGITAL_SOURCE_TYPE, XMP_KEY
+from mlcore.provenance import DIGITAL_SOURCE_TYPE, XMP_KEY
 from tests.api_support import client_for, fresh_throttles  # noqa: F401
 from tests.conftest import run_worker
 
@@ -91,3 +91,10 @@ def test_a_re_render_at_another_vividness_says_so_in_the_file(client, owner, don
     png = Image.open(io.BytesIO(b"".join(client.get(f"/photos/{done_photo.pk}/download").streaming_content)))
     assert png.info["colorsite:vividness"] == "80" and "vividness 80" in png.info["Description"]
     assert png.getexif()[MAKE] == "Leica"
+
+
+def test_a_share_links_jpeg_download_says_how_it_was_made(client, done_photo):
+    done_photo.share()
+    jpeg = Image.open(io.BytesIO(client.get(f"/s/{done_photo.share_token}/download?format=jpeg").content))
+    assert jpeg.getexif()[SOFTWARE] == "colorsite"
+    assert done_photo.model_version in jpeg.info["xmp"].decode()
