@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from .checkpoint import load_model
+from .consistency import smooth_log_probs
 from .decode import annealed_mean
 from .fusion import fold_batchnorm
 from .hints import OUTPUT_STRIDE, hint_map
@@ -52,6 +53,8 @@ class Colorizer:
         self.is_regression = info["loss"] == "l2"
         # A model trained on tone-normalised L (train_colorizer --normalise) is shown the same.
         self.normalises_lightness = bool(info.get("meta", {}).get("config", {}).get("normalise", False))
+        # {"radius", "sigma_l"}: distributions smoothed edge-aware before decoding (mlcore/consistency.py).
+        self.smoothing = inference.get("smoothing")
         self.version = model_version(info["arch"], info["loss"], info["sha256"])
 
     @classmethod
@@ -114,6 +117,8 @@ class Colorizer:
             grid = self.size // OUTPUT_STRIDE
             hint_maps = torch.cat([hint_map(points or [], grid, grid) for points in hints])
         outs = self.outputs(lightness, hint_maps)
+        if self.smoothing and not self.is_regression:
+            outs = smooth_log_probs(outs, lightness, int(self.smoothing["radius"]), float(self.smoothing["sigma_l"]))
         return [self.prediction_from_outputs(out) for out in outs]
 
     def prediction_from_outputs(self, out):
