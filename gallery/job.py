@@ -60,8 +60,11 @@ LOST_AFTER_BEATS = 3
 QUEUED_RECHECK_SECONDS = 120
 # Longest error text kept on a photo; enough for a readable reason.
 MAX_ERROR_LENGTH = 500
-# Redis being unreachable: the photo is kept, and the sweeper sends its job later.
-REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+# Redis unreachable, hung (a read timeout), or answering with an error (loading, read-only,
+# out of memory): the photo is kept, and the sweeper sends its job later. Any of them escaping
+# an after-commit enqueue would answer a 500 for a photo that is stored, and its retry would
+# store a duplicate.
+REDIS_DOWN = (redis.exceptions.RedisError, OSError)
 
 
 def get_queue(name=QUEUE_NAME):

@@ -332,6 +332,51 @@ def test_a_redis_that_accepts_and_never_answers_costs_seconds_not_a_hang(tmp_pat
     assert result["queue_timeouts"] == [2, 2] and result["cache_timeouts"] == [2, 2]
 
 
+def test_an_upload_while_redis_hangs_is_stored_answered_202_and_sent_once_redis_is_back(
+    tmp_path, settings, tiny_model, tiny_model_path, transactional_db, owner, monkeypatch
+):
+    # A real gunicorn, as production runs it, whose Redis accepts connections and never answers.
+    from gallery import quota
+
+    silent = SilentRedis()
+    procs = Processes(tmp_path, settings, silent.url, tiny_model_path)
+    port = free_port()
+    procs.web(port)
+    key = client_for(owner).key
+    url = f"http://127.0.0.1:{port}/api/v1/photos/"
+    try:
+        wait_until(lambda: _answers(url, key), START_DEADLINE, "gunicorn to start", procs.logs)
+        started = time.monotonic()
+        r = requests.post(url, headers={"Authorization": f"Token {key}"}, timeout=60,
+                          files={"image": ("hung.png", image_bytes("PNG"), "image/png")})
+        took = time.monotonic() - started
+    finally:
+        procs.stop_all()
+        silent.close()
+    assert r.status_code == 202, r.text
+    assert took < 10  # the queue's read timeout, not gunicorn's
+    assert silent.accepted, "the upload never reached the silent Redis"
+    (photo,) = Photo.objects.filter(owner=owner)
+    assert r.json()["id"] == photo.pk and r.json()["status"] == "queued"
+    assert photo.status == Photo.QUEUED and photo.enqueued_at is None  # to be sent by the sweeper
+    assert default_storage.exists(photo.original.name)
+    assert quota.status(owner).used == 1  # spent once, for a photo that is kept
+
+    # Redis is back (a fresh one): the sweeper sends the job, and a worker colorizes it.
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        for queue in settings.RQ_QUEUES:
+            monkeypatch.setitem(settings.RQ_QUEUES, queue, {"URL": server.url, "DEFAULT_TIMEOUT": 600})
+        assert Photo.sweep()["enqueued"] == 1
+        run_worker()
+    finally:
+        server.stop()
+    photo.refresh_from_db()
+    assert photo.status == Photo.DONE and photo.attempts == 1, photo.error
+    assert Photo.objects.filter(owner=owner).count() == 1
+
+
 @pytest.mark.skipif("os.environ.get('DATABASE_URL', '').split(':')[0] not in ('postgres', 'postgresql')",
                     reason="PostgreSQL pass only: DATABASE_URL does not point at PostgreSQL")
 def test_site_and_worker_recover_when_database_connections_are_cut(processes, owner, tmp_path):

@@ -167,12 +167,20 @@ def test_a_lost_rerender_is_sent_again_by_the_sweeper(queued_photo, tiny_model):
     assert photo.vividness == 80 and not photo.is_rendering
 
 
-def test_upload_with_redis_down_keeps_the_photo(owner, redis_conn, monkeypatch, django_capture_on_commit_callbacks):
+@pytest.mark.parametrize("error", [
+    "ConnectionError('Connection refused')",
+    "TimeoutError('Timeout reading from socket')",  # a Redis that accepts and never answers
+    "BusyLoadingError('Redis is loading the dataset in memory')",
+    "ReadOnlyError('You cannot write against a read only replica.')",
+    "ResponseError('OOM command not allowed when used memory > maxmemory')",
+])
+def test_upload_with_redis_down_or_refusing_keeps_the_photo(owner, redis_conn, monkeypatch,
+                                                             django_capture_on_commit_callbacks, error):
     import redis
 
     class DownQueue:
         def enqueue(self, *args, **kwargs):
-            raise redis.exceptions.ConnectionError("Connection refused")
+            raise eval(error, vars(redis.exceptions))
 
     monkeypatch.setattr(gallery.job, "get_queue", lambda: DownQueue())
     with django_capture_on_commit_callbacks(execute=True):
