@@ -18,6 +18,7 @@ the Photo model and calls these methods; this module names the worker's function
 dotted paths (COLORIZE_JOB, RENDER_JOB), as RQ accepts them, and imports nothing of it.
 """
 
+import errno
 import logging
 import threading
 import uuid
@@ -328,6 +329,16 @@ class ReadableError(Exception):
     ModelUnavailable is one): it is shown as it is."""
 
 
+def readable_reason(e):
+    """Why a file operation failed, in words, without the server's paths (an OSError's own
+    text names the file)."""
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the server is out of space for results right now. Try again later."
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    return str(e)
+
+
 def readable_error(e):
     """What a failed photo says about why, from the exception its job raised."""
     from PIL import UnidentifiedImageError
@@ -344,4 +355,6 @@ def readable_error(e):
         return f"The photo could not be read: {e}"
     if isinstance(e, FileNotFoundError):
         return "The original photo file is missing."
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"Colorizing failed: {readable_reason(e)}"
     return f"Colorizing failed: {type(e).__name__}: {e}"

@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from gallery.job import ColorizationJob, JobQuerySet
+from gallery.job import ColorizationJob, JobQuerySet, readable_reason
 from mlcore.imageio import save_jpeg, save_png
 from mlcore.provenance import save_result
 from mlcore.render import DEFAULT_VIVIDNESS
@@ -230,11 +230,19 @@ class Photo(ColorizationJob):
         facts = provenance.describe(self, timezone.now(), vividness, temperature)
         result = io.BytesIO()
         save_result(image, result, "png", facts, provenance.original_exif(self) if facts else None)
-        replaced = [
-            self.save_file("result", f"result-{n}.png", result.getvalue()),
-            self.save_file("after", f"after-{n}.jpg", encode_jpeg(image, DISPLAY_SIZE)),
-            self.save_file("thumbnail", f"thumb-{n}.jpg", encode_jpeg(image, THUMBNAIL_SIZE)),
+        files = [
+            ("result", f"result-{n}.png", result.getvalue()),
+            ("after", f"after-{n}.jpg", encode_jpeg(image, DISPLAY_SIZE)),
+            ("thumbnail", f"thumb-{n}.jpg", encode_jpeg(image, THUMBNAIL_SIZE)),
         ]
+        replaced, written = [], []
+        try:
+            for field, name, data in files:
+                replaced.append(self.save_file(field, name, data))
+                written.append(getattr(self, field).name)
+        except BaseException:
+            _delete_names(written)  # a disk full at the thumbnail leaves no orphan result behind
+            raise
         return [name for name in replaced if name]
 
     def colorize(self, colorizer):
@@ -310,11 +318,13 @@ class Photo(ColorizationJob):
                 prediction = Prediction.from_bytes(f.read())
             vividness, temperature = prediction.settings(self.requested_vividness, self.requested_temperature)
             rendering = render(prediction, self.load_original(), vividness, temperature)
+            # Inside the try: a disk full while storing is a failed render too, recorded.
+            replaced = self.store_rendering(rendering, vividness, temperature)
         except Exception as e:
             logger.exception("Photo %s: cannot re-render", self.pk)
-            still_asked.update(render_requested_at=None, render_error=f"Could not re-color this photo: {e}"[:500])
+            still_asked.update(render_requested_at=None,
+                               render_error=f"Could not re-color this photo: {readable_reason(e)}"[:500])
             return "failed"
-        replaced = self.store_rendering(rendering, vividness, temperature)
         written = [self.result.name, self.after.name, self.thumbnail.name]
         done = still_asked.update(
             vividness=round(vividness), temperature=temperature, result=self.result.name, after=self.after.name,

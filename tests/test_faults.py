@@ -23,7 +23,7 @@ from django.db import connection
 
 from gallery.models import Gallery, Photo
 from gallery import job as photo_jobs
-from tests.api_support import client_for, fresh_throttles  # noqa: F401 (fixture)
+from tests.api_support import api, client_for, done_photo, fresh_throttles, queued_photo  # noqa: F401 (fixtures)
 from tests.conftest import image_bytes, run_worker, upload_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -742,3 +742,53 @@ def test_api_upload_on_a_full_or_unwritable_disk_says_so_and_keeps_nothing(
     assert r["X-Quota-Remaining"] == r["X-Quota-Limit"]  # no quota spent on it
     assert Photo.objects.count() == 0 and media_files(settings) == []
     assert photo_jobs.get_queue().count == 0
+
+
+def partial_files(settings):
+    return [f for f in media_files(settings) if f.endswith(".partial")]
+
+
+@pytest.mark.parametrize("failing_save, what", [(1, "the prediction"), (2, "the result"), (4, "the thumbnail")])
+def test_a_colorize_job_on_a_full_disk_fails_with_a_reason_and_leaves_no_file_of_its_own(
+    queued_photo, tiny_model, settings, monkeypatch, failing_save, what
+):
+    uploaded = media_files(settings)  # the original, its display JPEG, the gray thumbnail
+    fill_disk_at(monkeypatch, failing_save)
+    run_worker()
+    queued_photo.refresh_from_db()
+    assert queued_photo.status == Photo.FAILED, what
+    assert queued_photo.error == "Colorizing failed: the server is out of space for results right now. Try again later."
+    assert media_files(settings) == uploaded  # no half-written file, and none whole of this run
+
+
+@pytest.mark.parametrize("failing_save", [1, 3])
+def test_a_re_render_on_a_full_disk_records_its_error_clears_rendering_and_leaves_no_file(
+    done_photo, settings, monkeypatch, api, failing_save, django_capture_on_commit_callbacks
+):
+    before = media_files(settings)
+    result = done_photo.result.name
+    with django_capture_on_commit_callbacks(execute=True):
+        r = api.post(f"/api/v1/photos/{done_photo.pk}/rerender/", {"vividness": 30}, format="json")
+    assert r.status_code == 202, r.content
+    fill_disk_at(monkeypatch, failing_save)
+    run_worker()
+    done_photo.refresh_from_db()
+    assert not done_photo.is_rendering
+    assert done_photo.render_error == (
+        "Could not re-color this photo: the server is out of space for results right now. Try again later.")
+    assert done_photo.result.name == result and default_storage.exists(result)
+    assert media_files(settings) == before
+    body = api.get(f"/api/v1/photos/{done_photo.pk}/").json()
+    assert body["rendering"] is False and "out of space" in body["render_error"]
+
+
+def test_a_file_written_whole_appears_under_its_name_and_a_cut_write_leaves_nothing(settings, monkeypatch):
+    first = default_storage.save("photos/u1/x/result-1.png", ContentFile(b"whole"))
+    again = default_storage.save("photos/u1/x/result-1.png", ContentFile(b"other"))
+    assert first == "photos/u1/x/result-1.png" and again != first  # a taken name is never replaced
+    assert default_storage.open(first).read() == b"whole"
+    fill_disk_at(monkeypatch, 1)
+    with pytest.raises(OSError):
+        default_storage.save("photos/u1/x/result-2.png", ContentFile(b"x" * 1000))
+    assert not default_storage.exists("photos/u1/x/result-2.png")
+    assert partial_files(settings) == [] and len(media_files(settings)) == 2
