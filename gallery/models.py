@@ -15,6 +15,7 @@ Nothing there is served by URL; views check ownership or a share token.
 import io
 import logging
 import os
+import posixpath
 import secrets
 from datetime import timedelta
 
@@ -353,10 +354,28 @@ class Photo(ColorizationJob):
         self.save(update_fields=["share_token"])
 
 
+def jpeg_download_name(result_name, quality, variant=""):
+    """Where a JPEG made from a result is kept: beside it, named after it (gallery.photos.result_jpeg)."""
+    return f"{result_name.rsplit('.', 1)[0]}.q{quality}{variant}.jpg"
+
+
+def result_downloads(result_name):
+    """The downloads made from a result and kept beside it (its JPEGs), which go with it."""
+    folder, base = posixpath.split(result_name)
+    stem = base.rsplit(".", 1)[0] + "."
+    try:
+        _, files = default_storage.listdir(folder)
+    except OSError:
+        return []
+    return [f"{folder}/{f}" for f in files if f.startswith(stem) and f != base and f.endswith(".jpg")]
+
+
 def _delete_names(names):
     for name in names:
         if name:
             default_storage.delete(name)
+            for made_from_it in result_downloads(name):
+                default_storage.delete(made_from_it)
 
 
 def _delete_photo_files(sender, instance, **kwargs):

@@ -250,7 +250,7 @@ def test_a_done_photo_has_its_result_at_full_resolution(api, done_photo):
     r = api.get(body["result_url"] + "?format=jpeg&quality=60")
     assert r.status_code == 200 and r["Content-Type"] == "image/jpeg"
     assert r["Content-Disposition"] == 'attachment; filename="Grandma 1931-color.jpg"'
-    image = Image.open(io.BytesIO(r.content))
+    image = Image.open(io.BytesIO(r.getvalue()))
     assert image.format == "JPEG" and image.size == (90, 70)
 
 

@@ -92,10 +92,46 @@ def test_jpeg_download_honours_the_quality(client, owner, done_photo):
     large = client.get(f"/photos/{done_photo.pk}/download?format=jpeg&quality=100")
     assert small["Content-Type"] == "image/jpeg"
     assert small["Content-Disposition"] == 'attachment; filename="Grandpa 1931-color.jpg"'
-    assert len(small.content) < len(large.content)
-    assert Image.open(io.BytesIO(large.content)).size == (90, 70)
+    small, large = small.getvalue(), large.getvalue()  # files, streamed once
+    assert len(small) < len(large)
+    assert Image.open(io.BytesIO(large)).size == (90, 70)
     assert client.get(f"/photos/{done_photo.pk}/download?format=jpeg&quality=0").status_code == 400
     assert client.get(f"/photos/{done_photo.pk}/download?format=gif").status_code == 400
+
+
+def test_a_jpeg_download_is_made_once_kept_beside_the_result_and_gone_with_it(
+    client, owner, done_photo, monkeypatch, django_capture_on_commit_callbacks
+):
+    from gallery import photos
+
+    made = []
+    encode = photos._encode_result_jpeg
+    monkeypatch.setattr(photos, "_encode_result_jpeg", lambda *args: made.append(args) or encode(*args))
+    client.force_login(owner)
+    url = f"/photos/{done_photo.pk}/download?format=jpeg&quality=80"
+    first, again = client.get(url).getvalue(), client.get(url).getvalue()
+    assert first == again and len(made) == 1
+    kept = done_photo.result.name.replace(".png", ".q80.jpg")
+    assert default_storage.open(kept).read() == first
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done_photo.request_render(vividness=20)
+    run_worker()
+    done_photo.refresh_from_db()
+    assert not default_storage.exists(kept)  # the re-render's result has JPEGs of its own
+    assert client.get(url).getvalue() != first and len(made) == 2
+
+
+def test_the_default_quality_and_one_other_are_kept_per_result(client, owner, done_photo):
+    from gallery.models import result_downloads
+    from gallery.photos import JPEG_QUALITY_DEFAULT
+
+    client.force_login(owner)
+    for quality in (JPEG_QUALITY_DEFAULT, 50, 60, 70):
+        assert client.get(f"/photos/{done_photo.pk}/download?format=jpeg&quality={quality}").status_code == 200
+    stem = done_photo.result.name[: -len(".png")]
+    assert sorted(result_downloads(done_photo.result.name)) == sorted(
+        [f"{stem}.q{JPEG_QUALITY_DEFAULT}.jpg", f"{stem}.q70.jpg"])
 
 
 def test_the_original_downloads_byte_for_byte(client, owner, done_photo):

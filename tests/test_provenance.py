@@ -53,7 +53,7 @@ def test_the_result_png_says_it_was_colorized_and_keeps_the_camera_and_date(clie
 
 def test_the_jpeg_download_carries_the_same_exif_and_xmp(client, owner, done_photo):
     client.force_login(owner)
-    jpeg = Image.open(io.BytesIO(client.get(f"/photos/{done_photo.pk}/download?format=jpeg").content))
+    jpeg = Image.open(io.BytesIO(client.get(f"/photos/{done_photo.pk}/download?format=jpeg").getvalue()))
     exif = jpeg.getexif()
     assert exif[SOFTWARE] == "colorsite" and exif[MAKE] == "Leica" and exif[ORIENTATION] == 1
     assert "Colorized by colorsite" in exif[0x010E]
@@ -95,6 +95,6 @@ def test_a_re_render_at_another_vividness_says_so_in_the_file(client, owner, don
 
 def test_a_share_links_jpeg_download_says_how_it_was_made(client, done_photo):
     done_photo.share()
-    jpeg = Image.open(io.BytesIO(client.get(f"/s/{done_photo.share_token}/download?format=jpeg").content))
+    jpeg = Image.open(io.BytesIO(client.get(f"/s/{done_photo.share_token}/download?format=jpeg").getvalue()))
     assert jpeg.getexif()[SOFTWARE] == "colorsite"
     assert done_photo.model_version in jpeg.info["xmp"].decode()
