@@ -293,6 +293,10 @@ RQ = {
     "COMMIT_MODE": "auto",
 }
 
+# Long downloads (gallery ZIPs, the account export) one person may have running at once; the
+# next is a 429 with Retry-After (gallery/streams.py). Each holds a web thread while it streams.
+DOWNLOAD_STREAMS_PER_PERSON = envint("DOWNLOAD_STREAMS_PER_PERSON", "2")
+
 # E-mail: the console by default; SMTP when EMAIL_HOST is set.
 DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "colorsite@localhost")
 if os.getenv("EMAIL_HOST"):

@@ -7,6 +7,14 @@ memory or on disk. zipfile handles an output it cannot seek by writing data
 descriptors after each member, which every unzip tool reads. PNGs and JPEGs
 are stored, not deflated: they are compressed already.
 
+A ZIP is never cut short silently. Its length is not known in advance, so it goes out in
+HTTP/1.1 chunks; a failure half-way (a file unreadable, the disk gone) raises out of the
+generator, and the server (gunicorn's gthread worker, as runsite runs it) closes the
+connection without the last chunk: the client sees a broken transfer, not a short ZIP that
+looks whole. (A file deleted before its turn is left out, on purpose.) Behind nginx this holds
+with `proxy_http_version 1.1` (README). Each ZIP holds one of its owner's download slots while
+it streams (gallery/streams.py).
+
 Names in the archive never collide (two "scan.png" become "scan-color.png"
 and "scan (2)-color.png") and never leave the archive's folder.
 """
@@ -18,6 +26,8 @@ from django.core.files.storage import default_storage
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+
+from gallery import streams
 
 CHUNK_BYTES = 1024 * 1024
 
@@ -117,8 +127,10 @@ def account_entries(user):
     yield "account.json", json.dumps(record, indent=2, ensure_ascii=False).encode()
 
 
-def zip_response(entries, filename):
-    response = StreamingHttpResponse(stream(entries), content_type="application/zip")
+def zip_response(entries, filename, person):
+    """A streaming response of the ZIP, holding one of `person`'s download slots while it runs
+    (gallery/streams.py). Raises TooManyDownloads when they are all taken."""
+    response = StreamingHttpResponse(streams.capped(person, stream(entries)), content_type="application/zip")
     response["Content-Disposition"] = content_disposition_header(True, filename)
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
@@ -128,8 +140,8 @@ def zip_response(entries, filename):
 def gallery_zip(gallery, photos=None):
     """A ZIP of the gallery's finished results (or of `photos`, some of them)."""
     photos = gallery.photos.all() if photos is None else photos
-    return zip_response(result_entries(photos.iterator()), f"{safe_name(gallery.name)}-colorized.zip")
+    return zip_response(result_entries(photos.iterator()), f"{safe_name(gallery.name)}-colorized.zip", gallery.owner)
 
 
 def account_zip(user):
-    return zip_response(account_entries(user), f"{safe_name(user.username)}-colorsite-export.zip")
+    return zip_response(account_entries(user), f"{safe_name(user.username)}-colorsite-export.zip", user)

@@ -28,6 +28,7 @@ from gallery import quota
 from gallery.api.models import ApiToken
 from gallery.forms import ACCEPT, ApiKeyForm, DeleteAccountForm, GalleryForm, SignupForm, UploadForm
 from gallery.models import DEFAULT_GALLERY_KEPT, Gallery, NotColorized, Photo
+from gallery.streams import TooManyDownloads
 from gallery.api.serializers import ResultQuerySerializer
 from gallery.photos import (
     PhotoNotStored,
@@ -146,7 +147,10 @@ def account_export(request):
     """Everything of the person as one ZIP: originals, results, account.json."""
     from gallery.archive import account_zip
 
-    return account_zip(request.user)
+    try:
+        return account_zip(request.user)
+    except TooManyDownloads as e:
+        return _refused(request, e.retry_after, str(e))
 
 
 @login_required
@@ -307,13 +311,16 @@ def gallery_download(request, pk):
     from gallery.archive import gallery_zip
 
     gallery = _get_gallery_for_user(request, pk)
-    if request.method == "GET":
-        return gallery_zip(gallery)
-    selected = gallery.selected_photos(request.POST.getlist("photo"))
-    if not selected.filter(status=Photo.DONE).exists():
-        messages.error(request, "Select at least one colorized photo to download.")
-        return redirect(gallery)
-    return gallery_zip(gallery, selected)
+    selected = None
+    if request.method == "POST":
+        selected = gallery.selected_photos(request.POST.getlist("photo"))
+        if not selected.filter(status=Photo.DONE).exists():
+            messages.error(request, "Select at least one colorized photo to download.")
+            return redirect(gallery)
+    try:
+        return gallery_zip(gallery, selected)
+    except TooManyDownloads as e:
+        return _refused(request, e.retry_after, str(e))
 
 
 @login_required
@@ -428,13 +435,18 @@ def shared_download(request, token):
     if request.GET.get("format", "png").lower() != "png":
         wait = SharedReencodeThrottle().check(request)
         if wait:
-            response = render(request, "429.html", {"retry_after": wait}, status=429)
-            response["Retry-After"] = str(wait)
-            return response
+            return _refused(request, wait)
     return no_store(_download_result(request, photo))
 
 
 # -- helpers ----------------------------------------------------------------
+
+
+def _refused(request, wait, message=None):
+    """The site's 429 page, with Retry-After, and why when there is more to say."""
+    response = render(request, "429.html", {"retry_after": wait, "message": message}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
 
 
 def _serve_display_file(photo, kind):

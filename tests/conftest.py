@@ -33,7 +33,7 @@ def redis_conn():
     import django_rq
 
     conn = django_rq.get_connection("colorize")
-    foreign = [k for k in conn.scan_iter(count=1000) if not k.startswith((b"rq:", b"colorsite-cache:"))]
+    foreign = [k for k in conn.scan_iter(count=1000) if not k.startswith((b"rq:", b"colorsite-cache:", b"colorsite-streams:"))]
     if foreign:
         pytest.exit(f"Refusing to use a Redis database holding other data: {foreign[:5]}", returncode=3)
     conn.flushdb()

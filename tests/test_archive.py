@@ -100,3 +100,58 @@ def test_an_account_exports_originals_results_and_a_list_of_everything(client, o
 def test_names_in_an_archive_stay_inside_it():
     assert safe_name("../../etc/passwd") == "_.._etc_passwd"
     assert safe_name("  ") == "photo" and safe_name('a:b*c?"d<e>f|g') == "a_b_c__d_e_f_g"
+
+
+def test_a_person_runs_at_most_the_set_number_of_zips_at_once_and_gets_a_429_beyond(
+    client, owner, stranger, photos, settings, redis_conn
+):
+    settings.DOWNLOAD_STREAMS_PER_PERSON = 2
+    gallery = photos[0][0].gallery
+    client.force_login(owner)
+    running = [client.get(f"/galleries/{gallery.pk}/download"), client.get("/accounts/export/")]
+    assert [r.status_code for r in running] == [200, 200]  # streaming, not read yet
+
+    refused = client.get(f"/galleries/{gallery.pk}/download")
+    assert refused.status_code == 429 and refused["Retry-After"] == "30"
+    assert b"You have 2 downloads running already" in refused.content
+    api = client_for(owner).get(f"/api/v1/galleries/{gallery.pk}/download/")
+    assert api.status_code == 429 and api["Retry-After"] == "30"
+    assert api.json()["detail"].startswith("You have 2 downloads running already")
+    # Another person's downloads are theirs to count.
+    assert client_for(stranger).get(f"/api/v1/galleries/{Gallery.default_for(stranger).pk}/download/").status_code == 200
+
+    assert len(unzip(running[0]).namelist()) == 2  # read to its end: its slot is free again
+    assert client.get(f"/galleries/{gallery.pk}/download").status_code == 200
+
+
+def test_a_download_closed_before_its_end_frees_its_slot(owner, settings, redis_conn):
+    # What the WSGI server does when a reader goes away: it closes the response's iterator.
+    from gallery.streams import TooManyDownloads, capped
+
+    settings.DOWNLOAD_STREAMS_PER_PERSON = 1
+    first = capped(owner, iter([b"one", b"two"]))
+    assert next(first) == b"one"
+    with pytest.raises(TooManyDownloads):
+        capped(owner, iter([]))
+    first.close()
+    never_started = capped(owner, iter([b"x"]))  # a response closed before it sent anything
+    never_started.close()
+    assert list(capped(owner, iter([b"a", b"b"]))) == [b"a", b"b"]
+    assert redis_conn.zcard(f"colorsite-streams:{owner.pk}") == 0
+
+
+def test_the_download_cap_lets_zips_through_while_redis_is_down(client, owner, photos, settings, monkeypatch):
+    import redis
+
+    from gallery import streams
+
+    def down():
+        raise redis.exceptions.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(streams, "_redis", down)
+    settings.DOWNLOAD_STREAMS_PER_PERSON = 1
+    client.force_login(owner)
+    url = f"/galleries/{photos[0][0].gallery_id}/download"
+    held = [client.get(url), client.get(url)]
+    assert [r.status_code for r in held] == [200, 200]
+    assert len(unzip(held[1]).namelist()) == 2

@@ -276,14 +276,20 @@ class GalleryViewSet(
         responses={
             (200, "application/zip"): OpenApiResponse(BINARY, description="The ZIP."),
             401: NOT_AUTHENTICATED, 404: NOT_FOUND,
+            429: OpenApiResponse(description="As many ZIPs as DOWNLOAD_STREAMS_PER_PERSON are running already; "
+                                             "Retry-After says when to try again."),
         },
     )
     @action(detail=True, methods=["get"], url_path="download", url_name="download",
             content_negotiation_class=FileNegotiation)
     def download(self, request, pk=None):
         from gallery.archive import gallery_zip
+        from gallery.streams import TooManyDownloads
 
-        return gallery_zip(self.get_object())
+        try:
+            return gallery_zip(self.get_object())
+        except TooManyDownloads as e:
+            raise exceptions.Throttled(wait=e.retry_after, detail=str(e)) from None
 
     def destroy(self, request, *args, **kwargs):
         if not self.get_object().delete_with_photos():
