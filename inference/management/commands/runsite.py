@@ -39,6 +39,23 @@ STOP_GRACE_SECONDS = 15
 WORKER_QUEUES = ("render", "colorize")
 
 
+# The web server, as the README's production layout runs it too (a test holds them equal).
+# gthread: each process serves WEB_THREADS requests at once, and its timeout watches the
+# process (a worker that stopped answering its arbiter), not the request. A gallery ZIP read
+# slowly for minutes is never killed half-way, as sync workers killed every download still
+# running at 30 s. Slow readers still hold a thread each: in production a buffering proxy
+# (nginx) reads the response at once and feeds the client itself (README).
+WEB_THREADS = 4
+WEB_TIMEOUT = 120
+
+
+def web_command(bind, web_workers, timeout=WEB_TIMEOUT):
+    """gunicorn's command line (after `python -m`, or as a program) for the web server."""
+    return ["gunicorn", "colorsite.wsgi", "--bind", bind, "--workers", str(web_workers),
+            "--worker-class", "gthread", "--threads", str(WEB_THREADS), "--timeout", str(timeout),
+            "--graceful-timeout", str(STOP_GRACE_SECONDS)]
+
+
 class Command(BaseCommand):
     help = "Run the web server and colorize workers together (Ctrl-C stops both)."
 
@@ -59,11 +76,7 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
 
         manage = str(settings.BASE_DIR / "manage.py")
-        commands = [
-            [sys.executable, "-m", "gunicorn", "colorsite.wsgi", "--bind", bind,
-             "--workers", str(web_workers), "--threads", "4", "--timeout", "120",
-             "--access-logfile", "-"],
-        ]
+        commands = [[sys.executable, "-m", *web_command(bind, web_workers), "--access-logfile", "-"]]
         commands += [[sys.executable, manage, "rqworker", *WORKER_QUEUES] for _ in range(workers)]
 
         # SIGTERM (from a process manager) stops us the same way Ctrl-C does;
