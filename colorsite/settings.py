@@ -382,5 +382,9 @@ LOGGING = {
         "colorsite": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
         "gallery": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
         "inference": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+        # Django's own default prints its errors (a view's traceback, django.request) only with
+        # DEBUG on and mails them to ADMINS otherwise: production, where they matter, logged
+        # nothing. Errors only: every 404 is a warning.
+        "django": {"handlers": ["console"], "level": "ERROR"},
     },
 }
