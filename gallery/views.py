@@ -138,6 +138,13 @@ class LoginView(auth_views.LoginView):
         response["Retry-After"] = str(wait)
         return response
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # Django names the site after the request's host ("127.0.0.1:8000"), which would hide
+        # the name every page takes from gallery.context_processors.site.
+        del context["site_name"]
+        return context
+
 
 @login_required
 def account(request):
