@@ -112,8 +112,9 @@ def test_the_live_study_result_of_the_deployed_model_is_shown_beside_the_papers(
     pair = make_pair(deployed, 1)
     other = make_pair("another-model", 2)
     for i in range(10):
-        Answer.objects.create(pair=pair, participant=f"p{i}", real_slot=0, choice=1 if i < 3 else 0, correct=i >= 3)
-    Answer.objects.create(pair=other, participant="q", real_slot=0, choice=1, correct=False)
+        Answer.objects.create(pair=pair, participant=f"p{i}", real_slot=0, choice=1 if i < 3 else 0, correct=i >= 3,
+                              counted=True)
+    Answer.objects.create(pair=other, participant="q", real_slot=0, choice=1, correct=False, counted=True)
     html = html_of(client)
     assert "3 of 10 answers; 95% interval 11% to 60%" in html
     assert re.search(r'data-field="rate">30%<', html)

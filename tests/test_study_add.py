@@ -144,8 +144,8 @@ def test_split_takes_only_that_split_of_a_prepared_pool(tmp_path, tiny_model, db
     (["PHOTOS", "--count", "many"], "--count"),
     (["PHOTOS", "--split", "test"], "manifest.csv"),
     (["PHOTOS", "--model", "PHOTOS/0.jpg"], "not a colorsite model"),
-    (["PHOTOS/gray.png"], "gray or unreadable"),
-    (["PHOTOS/notes.txt"], "gray or unreadable"),
+    (["PHOTOS/gray.png"], "gray, toned or unreadable"),
+    (["PHOTOS/notes.txt"], "gray, toned or unreadable"),
 ])
 def test_bad_input_gets_a_clear_error(photos, tiny_model, db, args, message):
     with pytest.raises(CommandError, match=message):
@@ -200,3 +200,16 @@ def test_pairs_stored_before_padding_are_padded_by_the_migration(db):
     assert len(pair.image(True)) == len(pair.image(False)) == len(large) + 4
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(pair.image(False)))),
                           np.asarray(Image.open(io.BytesIO(small))))
+
+
+def test_a_sepia_toned_print_is_never_the_real_half_of_a_pair(photos, tiny_model, db):
+    from mlcore.color import lab_to_rgb, rgb_to_lab
+
+    # A colour photo toned as a darkroom would: one brown at each lightness.
+    rgb = np.asarray(Image.open(photos / "sub" / "big.png").convert("RGB"))
+    lightness = rgb_to_lab(rgb)[..., :1]
+    sepia = np.concatenate([lightness, np.full_like(lightness, 8.0), np.full_like(lightness, 22.0)], axis=-1)
+    Image.fromarray(lab_to_rgb(sepia)).save(photos / "sepia.jpg", quality=92)
+    out = run(photos / "sepia.jpg", photos / "0.jpg")
+    assert "skipped 1 tinted" in out
+    assert [Path(s).name for s in Pair.objects.values_list("source", flat=True)] == ["0.jpg"]

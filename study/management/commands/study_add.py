@@ -3,7 +3,7 @@ the model's colorization of its lightness, at the same size, recorded with the m
 
 Photos already in the study for this model are not added again, so the command can be re-run
 (`make run` seeds the study this way on every start, and the second start finds nothing to do
-without loading the model). Gray and unreadable files are skipped and counted. Use photos the
+without loading the model). Gray, toned (sepia...) and unreadable files are skipped and counted. Use photos the
 model was not trained on: a prepared pool's test split (`--split test`), for instance.
 
 Examples:
@@ -89,7 +89,7 @@ class Command(BaseCommand):
 
         colorizer = None
         kept = added = 0
-        skipped = {"grayscale": 0, "unreadable": 0}
+        skipped = {"grayscale": 0, "tinted": 0, "unreadable": 0}
         bar = None  # shown once there is work to do: a re-run that finds everything stays quiet
         for path in photos:
             if kept + added == wanted:
@@ -123,7 +123,7 @@ class Command(BaseCommand):
                               + (f", {kept} already there" if kept else "")
                               + (f"; skipped {skips}" if skips else "") + ".")
         if added + kept == 0:
-            raise CommandError("none of the photos could be used (they are gray or unreadable)")
+            raise CommandError("none of the photos could be used (they are gray, toned or unreadable)")
 
     def load_colorizer(self, model_path, version):
         from mlcore.checkpoint import ModelFileError
