@@ -11,7 +11,8 @@ import os
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 
 from gallery.models import (
     DISPLAY_SIZE,
@@ -139,23 +140,31 @@ def original_response(photo):
                       filename=photo.original_filename, attachment=True)
 
 
-def result_response(photo, fmt="png", quality=JPEG_QUALITY_DEFAULT):
-    """The full-resolution result as a download: the stored PNG, or a JPEG
-    made from it at `quality` (fmt "jpeg"). Raises NotColorized."""
+def result_response(photo, fmt="png", quality=JPEG_QUALITY_DEFAULT, shared=False):
+    """The full-resolution result as a download: the stored PNG, or a JPEG made from it at
+    `quality` (fmt "jpeg"), carrying what gallery/provenance.py lets this download carry
+    (`shared`: through a share link). Raises NotColorized."""
+    from gallery import provenance
+
     if photo.status != Photo.DONE or not photo.result:
         raise NotColorized(photo)
-    stem = f"{photo.title}-color"
     if fmt == "png":
-        return serve_file(photo.result.name, "image/png", filename=f"{stem}.png", attachment=True)
+        filename = provenance.download_filename(photo, shared, "png")
+        if provenance.keeps_everything(photo, shared):
+            return serve_file(photo.result.name, "image/png", filename=filename, attachment=True)
+        stored = default_storage.open(photo.result.name, "rb")
+        response = StreamingHttpResponse(provenance.png_download(stored, photo, shared), content_type="image/png")
+        response._resource_closers.append(stored.close)
+        response["Content-Disposition"] = content_disposition_header(True, filename)
+        return private(response)
     from PIL import Image
-
-    from gallery import provenance
 
     with default_storage.open(photo.result.name, "rb") as f:
         png = Image.open(io.BytesIO(f.read()))
-        params = provenance.jpeg_params(png)  # the PNG's provenance, carried over
+        params = provenance.jpeg_download_params(png, photo, shared)
         image = flatten(png)
-    return serve_bytes(encode_jpeg(image, quality=quality, **params), "image/jpeg", f"{stem}.jpg")
+    return serve_bytes(encode_jpeg(image, quality=quality, **params), "image/jpeg",
+                       provenance.download_filename(photo, shared, "jpg"))
 
 
 def uncertainty_response(photo, overlay=False):

@@ -11,9 +11,17 @@ The photo page and the API's status show the same facts (describe()).
 The XMP names the result "composite with trained algorithmic media" in
 IPTC's digital source type vocabulary, the term photo services and news
 agencies read for photos an AI model has changed.
+
+The stored result keeps all of the original's EXIF. Downloads carry less: a
+result served through a share link, and by default the owner's own, carry
+only SHAREABLE_EXIF of it (shareable_exif) and our provenance without the
+original's file name; an owner who asks for it on the account page
+(AccountSettings.keep_photo_metadata) gets everything in their own downloads.
 """
 
 import io
+import logging
+import struct
 from xml.sax.saxutils import escape, quoteattr
 
 from django.core.files.storage import default_storage
@@ -27,6 +35,25 @@ NS = "https://colorsite.example/ns/provenance/1.0/"
 EXIF_IMAGE_DESCRIPTION, EXIF_SOFTWARE, EXIF_ORIENTATION = 0x010E, 0x0131, 0x0112
 # PNG text keys (tEXt), beside the XMP.
 TEXT_PREFIX = "colorsite:"
+
+# Of the original's EXIF, what a shared result may carry: when and with what it was taken, and
+# which way up (1: the result is upright). Never where (GPS), who (Artist, Copyright, owner
+# name), which camera exactly (serial numbers), or what anyone wrote (UserComment,
+# ImageDescription, XPComment...): a share link goes to anyone.
+EXIF_MAKE, EXIF_MODEL, EXIF_IFD, EXIF_DATE_TAKEN = 0x010F, 0x0110, 0x8769, 0x9003
+SHAREABLE_EXIF = {"make": EXIF_MAKE, "model": EXIF_MODEL, "orientation": EXIF_ORIENTATION,
+                  "date_taken": EXIF_DATE_TAKEN}
+# Longer values are not a camera's name or a date: dropped, not cut.
+MAX_SHAREABLE_VALUE = 64
+# A JPEG's EXIF lives in one APP1 segment: 65535 bytes less its length field and "Exif\0\0".
+# Pillow refuses more ("EXIF data is too long"); a larger original EXIF falls back to the
+# shareable part in a JPEG download.
+MAX_JPEG_EXIF = 65527
+# PNG chunks that hold metadata: replaced as a whole in a download that carries less.
+PNG_METADATA_CHUNKS = {b"tEXt", b"zTXt", b"iTXt", b"eXIf"}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+logger = logging.getLogger("gallery")
 
 
 def describe(photo, colorized_at=None, vividness=None, temperature=None):
@@ -50,9 +77,9 @@ def describe(photo, colorized_at=None, vividness=None, temperature=None):
 def sentence(facts):
     t = facts["temperature"]
     temperature = "the model's own temperature" if t is None else f"temperature {t:g}"
+    source = f", from {facts['source']}" if facts.get("source") else ""
     return (f"Colorized by {facts['software']} with the model {facts['model_version']} "
-            f"(vividness {facts['vividness']}, {temperature}) on {facts['colorized_at'][:10]}, "
-            f"from {facts['source']}.")
+            f"(vividness {facts['vividness']}, {temperature}) on {facts['colorized_at'][:10]}{source}.")
 
 
 def xmp_packet(facts):
@@ -117,3 +144,104 @@ def jpeg_params(png):
     if xmp:
         params["xmp"] = xmp.encode()
     return params
+
+
+# -- what a download carries ---------------------------------------------------------------
+
+
+def shareable_exif(exif):
+    """A new Image.Exif holding only the allow-list of `exif` (SHAREABLE_EXIF): date taken,
+    camera make and model, orientation. Pure: `exif` is not changed."""
+    kept = Image.Exif()
+    for tag in (EXIF_MAKE, EXIF_MODEL, EXIF_ORIENTATION):
+        if _plain(exif.get(tag)):
+            kept[tag] = exif[tag]
+    taken = exif.get_ifd(EXIF_IFD).get(EXIF_DATE_TAKEN)
+    if _plain(taken):
+        kept.get_ifd(EXIF_IFD)[EXIF_DATE_TAKEN] = taken
+    return kept
+
+
+def _plain(value):
+    return isinstance(value, int) or (isinstance(value, str) and 0 < len(value) <= MAX_SHAREABLE_VALUE)
+
+
+def keeps_everything(photo, shared):
+    """Whether this download carries all of the original's metadata: only the owner's own,
+    and only when they asked for it on their account page."""
+    if shared:
+        return False
+    from gallery.models import AccountSettings
+
+    return AccountSettings.objects.filter(user_id=photo.owner_id, keep_photo_metadata=True).exists()
+
+
+def download_filename(photo, shared, extension):
+    """The original's name is the owner's: a share link's download does not say it."""
+    return f"colorized-photo.{extension}" if shared else f"{photo.title}-color.{extension}"
+
+
+def _public_facts(photo):
+    facts = describe(photo)
+    return facts and {**facts, "source": None}
+
+
+def png_download(stored, photo, shared):
+    """The stored result PNG (an open binary file) as a download carries it: its chunks as they
+    are, metadata chunks replaced by the shareable EXIF and provenance unless keeps_everything.
+    Returns an iterator of bytes (the pixels are never decoded: a 30 Mpx result streams)."""
+    if keeps_everything(photo, shared):
+        return iter(lambda: stored.read(1 << 20), b"")
+    facts = _public_facts(photo)
+    exif = shareable_exif(original_exif(photo))
+    return _replace_png_metadata(stored, _png_metadata_chunks(facts, exif) if facts else [])
+
+
+def _png_metadata_chunks(facts, exif):
+    """Our metadata chunks, as Pillow writes them (from a 1x1 image saved with png_params)."""
+    buf = io.BytesIO()
+    Image.new("L", (1, 1)).save(buf, "PNG", **png_params(facts, exif))
+    data = io.BytesIO(buf.getvalue())
+    data.read(len(PNG_SIGNATURE))
+    return [chunk for kind, chunk in _png_chunks(data) if kind in PNG_METADATA_CHUNKS]
+
+
+def _png_chunks(f):
+    """(type, whole chunk bytes) of a PNG file positioned after its signature."""
+    while True:
+        head = f.read(8)
+        if len(head) < 8:
+            return
+        length, kind = struct.unpack(">I4s", head)
+        yield kind, head + f.read(length + 4)
+        if kind == b"IEND":
+            return
+
+
+def _replace_png_metadata(stored, chunks):
+    if stored.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
+        raise ValueError("the stored result is not a PNG")
+    yield PNG_SIGNATURE
+    for kind, chunk in _png_chunks(stored):
+        if kind in PNG_METADATA_CHUNKS:
+            continue
+        if kind == b"IDAT" and chunks:  # ours go before the pixels, where readers look first
+            yield b"".join(chunks)
+            chunks = []
+        yield chunk
+
+
+def jpeg_download_params(png, photo, shared):
+    """Pillow's JPEG save parameters for a download made from the stored result PNG (an opened
+    PIL image). Everything the PNG carries when keeps_everything, unless the original's EXIF is
+    too large for a JPEG, in which case the shareable part of it; else only the shareable part."""
+    if keeps_everything(photo, shared):
+        params = jpeg_params(png)
+        if len(params.get("exif", Image.Exif()).tobytes()) <= MAX_JPEG_EXIF:
+            return params
+        logger.info("Photo %s: its original EXIF is too large for a JPEG; the download keeps the shareable part",
+                    photo.pk)
+    facts = _public_facts(photo)
+    if not facts:
+        return {}
+    return {"exif": result_exif(shareable_exif(original_exif(photo)), facts), "xmp": xmp_packet(facts).encode()}

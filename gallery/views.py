@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from gallery import quota
 from gallery.forms import ACCEPT, DeleteAccountForm, GalleryForm, SignupForm, UploadForm
-from gallery.models import DEFAULT_GALLERY_KEPT, Gallery, NotColorized, Photo
+from gallery.models import DEFAULT_GALLERY_KEPT, AccountSettings, Gallery, NotColorized, Photo
 from gallery.photos import (
     JPEG_QUALITY_DEFAULT,
     PhotoNotStored,
@@ -148,7 +148,14 @@ class LoginView(auth_views.LoginView):
 
 @login_required
 def account(request):
-    return render(request, "registration/account.html")
+    choices = AccountSettings.of(request.user)
+    if request.method == "POST":
+        choices.keep_photo_metadata = request.POST.get("keep_photo_metadata") == "on"
+        choices.save()
+        messages.success(request, "Saved." + (" Your downloads keep all of your photos' metadata."
+                                              if choices.keep_photo_metadata else ""))
+        return redirect("account")
+    return render(request, "registration/account.html", {"account_settings": choices})
 
 
 @login_required
@@ -443,7 +450,7 @@ def shared_download(request, token):
             response = render(request, "429.html", {"retry_after": wait}, status=429)
             response["Retry-After"] = str(wait)
             return response
-    return no_store(_download_result(request, photo))
+    return no_store(_download_result(request, photo, shared=True))
 
 
 # -- helpers ----------------------------------------------------------------
@@ -457,7 +464,7 @@ def _serve_display_file(photo, kind):
     return serve_file(name, "image/jpeg")
 
 
-def _download_result(request, photo):
+def _download_result(request, photo, shared=False):
     fmt = request.GET.get("format", "png").lower()
     if fmt not in ("png", "jpeg", "jpg"):
         return HttpResponseBadRequest("format must be png or jpeg")
@@ -468,6 +475,6 @@ def _download_result(request, photo):
     if not 1 <= quality <= 100:
         return HttpResponseBadRequest("quality must be a whole number from 1 to 100")
     try:
-        return result_response(photo, "png" if fmt == "png" else "jpeg", quality)
+        return result_response(photo, "png" if fmt == "png" else "jpeg", quality, shared=shared)
     except NotColorized:
         raise Http404

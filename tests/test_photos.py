@@ -185,6 +185,9 @@ def test_a_made_up_token_is_a_404(client, db):
 def test_files_can_be_handed_to_nginx(client, owner, done_photo, settings):
     settings.SENDFILE_MODE = "nginx"
     client.force_login(owner)
+    # The stored result as it is: for an owner who keeps all metadata (by default, the
+    # download's metadata is rewritten on the way out, gallery/provenance.py).
+    client.post("/accounts/", {"keep_photo_metadata": "on"})
     r = client.get(f"/photos/{done_photo.pk}/download")
     assert r["X-Accel-Redirect"] == "/protected/" + done_photo.result.name
     assert r["Content-Disposition"] == 'attachment; filename="Grandpa 1931-color.png"'
