@@ -81,6 +81,32 @@ def split_counts(n):
     return {"train": n_train, "val": n_val, "test": n - n_train - n_val}
 
 
+def draw_source(files, source_name, fraction, seed):
+    """(rng, drawn): the seeded draw of one source's files; prepare_dataset then shuffles the
+    usable ones with the same rng before splitting them (split_bounds)."""
+    rng = random.Random(f"{seed}:{source_name}")
+    return rng, rng.sample(files, int(round(len(files) * fraction)))
+
+
+def split_bounds(n):
+    """{split: (lo, hi)}: where each split lies among n shuffled usable photos."""
+    counts = split_counts(n)
+    return {"train": (0, counts["train"]), "val": (counts["train"], counts["train"] + counts["val"]),
+            "test": (counts["train"] + counts["val"], n)}
+
+
+def pool_test_split(source_dir, fraction, seed, size=256):
+    """The photos of one source folder that prepare_dataset(..., fraction, size, seed) puts in
+    its test split, found without writing the pool: the same draw, the same judgement of each
+    drawn photo, the same shuffle. Reads every drawn photo (a few seconds per thousand)."""
+    source_dir = Path(source_dir)
+    rng, drawn = draw_source(list_images(source_dir), source_dir.name, fraction, seed)
+    usable = [f for f in drawn if not isinstance(open_colour_photo(f, size), str)]
+    rng.shuffle(usable)  # a shuffle depends only on the rng and the length: the pool's order
+    lo, hi = split_bounds(len(usable))["test"]
+    return usable[lo:hi]
+
+
 def prepare_dataset(source_dirs, out_dir, fraction=0.3, size=256, seed=0, workers=None, progress=None):
     """Build the dataset; returns the list of SourceReport (one per source)."""
     out = Path(out_dir)
@@ -94,8 +120,7 @@ def prepare_dataset(source_dirs, out_dir, fraction=0.3, size=256, seed=0, worker
             report = SourceReport(source_dir.name)
             files = list_images(source_dir)
             report.found = len(files)
-            rng = random.Random(f"{seed}:{source_dir.name}")
-            drawn = rng.sample(files, int(round(len(files) * fraction)))
+            rng, drawn = draw_source(files, source_dir.name, fraction, seed)
             report.drawn = len(drawn)
             rel = [f.relative_to(source_dir) for f in drawn]
             staging = [out / "_staging" / source_dir.name / r.with_suffix(".jpg") for r in rel]
@@ -109,10 +134,7 @@ def prepare_dataset(source_dirs, out_dir, fraction=0.3, size=256, seed=0, worker
                 else:
                     setattr(report, status, getattr(report, status) + 1)
             rng.shuffle(kept)
-            counts = split_counts(len(kept))
-            bounds = {"train": (0, counts["train"]), "val": (counts["train"], counts["train"] + counts["val"]),
-                      "test": (counts["train"] + counts["val"], len(kept))}
-            for split, (lo, hi) in bounds.items():
+            for split, (lo, hi) in split_bounds(len(kept)).items():
                 for r, staged in kept[lo:hi]:
                     final = out / split / source_dir.name / r.with_suffix(".jpg")
                     final.parent.mkdir(parents=True, exist_ok=True)

@@ -6,9 +6,14 @@ Photos already in the study for this model are not added again, so the command c
 without loading the model). Gray, toned (sepia...) and unreadable files are skipped and counted. Use photos the
 model was not trained on: a prepared pool's test split (`--split test`), for instance.
 
+Without a prepared pool, `--held-out` takes source folders (as prepare_dataset reads them) and
+uses only the photos that the shipped model's pool would put in its test split, found without
+writing the pool (mlcore.dataset.pool_test_split); this is how `make run` seeds a fresh clone.
+
 Examples:
     python manage.py study_add ~/photos/holiday/ some.jpg --count 20
     python manage.py study_add data/pool --split test --count 40 --model runs/lite0_rebal.pt
+    python manage.py study_add --held-out ../shared/datasets/voc2007_subset --count 40
 """
 
 import csv
@@ -19,6 +24,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from mlcore.dataset import pool_test_split
 from mlcore.modelfile import read_summary
 from mlcore.paths import model_path as configured_model
 from study.models import Pair
@@ -26,6 +32,9 @@ from study.pairs import file_sha256, make_pair, real_photo
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 MANIFEST = "manifest.csv"  # as prepare_dataset writes it: path, source, class, split
+# How the shipped model's pool was prepared (mlcore/weights/MODEL_CARD.md:
+# `prepare_dataset ../shared/datasets/*/ --out data/pool --fraction 1 --seed 0`, size 256).
+SHIPPED_POOL = {"fraction": 1.0, "seed": 0, "size": 256}
 
 
 def positive_int(value):
@@ -38,15 +47,20 @@ def positive_int(value):
     return number
 
 
-def photos_in(paths, split=None):
+def photos_in(paths, split=None, held_out=False):
     """Every image file named or under a named folder, sorted. With `split`, folders must be
-    prepared pools (manifest.csv) and only that split's photos are taken."""
+    prepared pools (manifest.csv) and only that split's photos are taken; with `held_out`,
+    folders are a pool's sources and only what SHIPPED_POOL's test split holds is taken."""
     found = set()
     for given in paths:
         path = Path(given)
         if not path.exists():
             raise CommandError(f"{given}: no such file or folder")
-        if split:
+        if held_out:
+            if not path.is_dir():
+                raise CommandError(f"{given}: --held-out takes source folders, as prepare_dataset does")
+            found |= set(pool_test_split(path, **SHIPPED_POOL))
+        elif split:
             manifest = path / MANIFEST
             if not manifest.is_file():
                 raise CommandError(f"{given}: --split needs a folder prepared by prepare_dataset (no {MANIFEST})")
@@ -71,15 +85,20 @@ class Command(BaseCommand):
                             help="take N of the photos, drawn at random with --seed (default: all of them)")
         parser.add_argument("--model", metavar="PATH", help="model file (default: the one the site uses)")
         parser.add_argument("--split", help="with prepared pools (manifest.csv): only this split, e.g. test")
+        parser.add_argument("--held-out", action="store_true",
+                            help="PATHs are source folders: only the photos the shipped model's pool holds out "
+                                 "for testing (no pool needed)")
         parser.add_argument("--seed", type=int, default=0, help="seed of the draw of --count photos")
 
-    def handle(self, *args, paths, count, model, split, seed, verbosity, **options):
+    def handle(self, *args, paths, count, model, split, held_out, seed, verbosity, **options):
         model_path = configured_model(model or settings.COLORIZER_MODEL_PATH)
         try:
             version = read_summary(model_path)["version"]
         except (OSError, ValueError) as exc:
             raise CommandError(f"cannot use model {model_path}: {exc}") from exc
-        photos = photos_in(paths, split)
+        if split and held_out:
+            raise CommandError("--split (a prepared pool) and --held-out (its sources) do not go together")
+        photos = photos_in(paths, split, held_out)
         if not photos:
             raise CommandError("no photos found" + (f" in the {split} split" if split else ""))
         if count:
