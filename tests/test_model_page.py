@@ -175,3 +175,18 @@ def test_a_lite1_encoder_is_described_in_plain_words_too(client, db, monkeypatch
     monkeypatch.setattr(card, "model_facts", lambda: {**shipped(), "arch": "lite1ctx"})
     html = html_of(client)
     assert "an EfficientNet-Lite1 image encoder" in html and "<dd>lite1ctx," not in html
+
+
+def test_the_charts_last_axis_label_fits_inside_the_chart():
+    from study import card
+
+    label_width = len("150") * 13 * 0.6  # 13-unit digits are about 0.6 em wide
+    assert card.CHART_W - card.PLOT_RIGHT >= label_width / 2 + 2
+
+
+def test_at_phone_width_table_1_says_it_scrolls_and_can_be_scrolled_by_keyboard(client, db):
+    html = client.get("/model/").content.decode()
+    if 'class="results"' not in html:
+        pytest.skip("no stored evaluation of the shipped model")
+    assert 'id="table-scroll-hint"' in html and "slide the table sideways" in html
+    assert 'class="table-scroll" role="region"' in html and 'tabindex="0"' in html
