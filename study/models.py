@@ -105,13 +105,8 @@ class Answer(models.Model):
         ]
 
     def same_person(self):
-        """Answers by this answer's session, account or address."""
-        who = Q(participant=self.participant)
-        if self.address:
-            who |= Q(address=self.address)
-        if self.user_id:
-            who |= Q(user_id=self.user_id)
-        return Answer.objects.filter(who).exclude(pk=self.pk)
+        """Other answers by this answer's session, account or address."""
+        return answers_by(self.participant, self.user_id, self.address).exclude(pk=self.pk)
 
     def countable(self):
         """Whether COUNTING_RULE lets this answer into the figure, given the answers counted so far."""
@@ -123,6 +118,16 @@ class Answer(models.Model):
         if self.user_id:
             limits.append(Q(user_id=self.user_id))
         return all(today.filter(limit).count() < DAILY_COUNTED_ANSWERS for limit in limits)
+
+
+def answers_by(participant, user_id=None, address=""):
+    """Every answer by one person: their session (participant), account or (hashed) address."""
+    who = Q(participant=participant)
+    if address:
+        who |= Q(address=address)
+    if user_id:
+        who |= Q(user_id=user_id)
+    return Answer.objects.filter(who)
 
 
 def count_round(answer_ids):

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 
-from study.models import Answer, Pair, count_round
+from study.models import Answer, Pair, answers_by, count_round
 
 SESSION_KEY = "study"
 TOKEN_BYTES = 18
@@ -71,12 +70,7 @@ class Participant:
 
     def answers(self):
         """Every answer by this person: this session, this account or this address."""
-        who = Q(participant=self.id)
-        if self.address:
-            who |= Q(address=self.address)
-        if self.user:
-            who |= Q(user=self.user)
-        return Answer.objects.filter(who)
+        return answers_by(self.id, self.user and self.user.pk, self.address)
 
     def current(self):
         """The pair on show: {"pair": id, "tokens": [t0, t1]}, drawing a new one at random from
