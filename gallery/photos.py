@@ -153,8 +153,7 @@ def result_response(photo, fmt="png", quality=JPEG_QUALITY_DEFAULT, shared=False
         if provenance.keeps_everything(photo, shared):
             return serve_file(photo.result.name, "image/png", filename=filename, attachment=True)
         stored = default_storage.open(photo.result.name, "rb")
-        response = StreamingHttpResponse(provenance.png_download(stored, photo, shared), content_type="image/png")
-        response._resource_closers.append(stored.close)
+        response = StreamingHttpResponse(provenance.shareable_png(stored, photo), content_type="image/png")
         response["Content-Disposition"] = content_disposition_header(True, filename)
         return private(response)
     from PIL import Image

@@ -186,12 +186,10 @@ def _public_facts(photo):
     return facts and {**facts, "source": None}
 
 
-def png_download(stored, photo, shared):
-    """The stored result PNG (an open binary file) as a download carries it: its chunks as they
-    are, metadata chunks replaced by the shareable EXIF and provenance unless keeps_everything.
-    Returns an iterator of bytes (the pixels are never decoded: a 30 Mpx result streams)."""
-    if keeps_everything(photo, shared):
-        return iter(lambda: stored.read(1 << 20), b"")
+def shareable_png(stored, photo):
+    """The stored result PNG (an open binary file) with only the shareable EXIF and our
+    provenance (without the original's file name) in its metadata chunks; every other chunk as
+    it is. An iterator of bytes: the pixels are never decoded, so a 30 Mpx result streams."""
     facts = _public_facts(photo)
     exif = shareable_exif(original_exif(photo))
     return _replace_png_metadata(stored, _png_metadata_chunks(facts, exif) if facts else [])
@@ -219,16 +217,18 @@ def _png_chunks(f):
 
 
 def _replace_png_metadata(stored, chunks):
-    if stored.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
-        raise ValueError("the stored result is not a PNG")
-    yield PNG_SIGNATURE
-    for kind, chunk in _png_chunks(stored):
-        if kind in PNG_METADATA_CHUNKS:
-            continue
-        if kind == b"IDAT" and chunks:  # ours go before the pixels, where readers look first
-            yield b"".join(chunks)
-            chunks = []
-        yield chunk
+    """Closes `stored` when done, or when the response is closed (Django closes the iterator)."""
+    with stored:
+        if stored.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
+            raise ValueError("the stored result is not a PNG")
+        yield PNG_SIGNATURE
+        for kind, chunk in _png_chunks(stored):
+            if kind in PNG_METADATA_CHUNKS:
+                continue
+            if kind == b"IDAT" and chunks:  # ours go before the pixels, where readers look first
+                yield b"".join(chunks)
+                chunks = []
+            yield chunk
 
 
 def jpeg_download_params(png, photo, shared):
