@@ -171,9 +171,9 @@ def keeps_everything(photo, shared):
     and only when they asked for it on their account page."""
     if shared:
         return False
-    from gallery.models import AccountSettings
-
-    return AccountSettings.objects.filter(user_id=photo.owner_id, keep_photo_metadata=True).exists()
+    # No row (the default) raises RelatedObjectDoesNotExist, an AttributeError.
+    choices = getattr(photo.owner, "account_settings", None)
+    return bool(choices and choices.keep_photo_metadata)
 
 
 def download_filename(photo, shared, extension):
