@@ -29,12 +29,13 @@ import torch
 from PIL import Image
 
 from mlcore.checkpoint import save_model
-from mlcore.colorizer import DEFAULT_MODEL_PATH, Colorizer
+from mlcore.colorizer import Colorizer
 from mlcore.files import colorize_files
 from mlcore.imageio import load_image
-from mlcore.losses import compute_loss
 from mlcore.networks import build_model, count_parameters
+from mlcore.paths import DEFAULT_MODEL_PATH
 from mlcore.quantize import ab_bin_centres, soft_encode
+from mlcore.training.losses import compute_loss
 
 
 def median_ms(fn, repeats):

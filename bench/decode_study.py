@@ -1,12 +1,13 @@
 """Validation study: annealed mean against the posterior's geometric median (Weiszfeld), at several
-temperatures and prior corrections, as AuC differences to gray (mlcore.evaluate's histograms).
+temperatures and prior corrections, as AuC differences to gray (mlcore.evaluation's histograms).
 
     python bench/decode_study.py MODEL N      # N seeded validation photos of data/pool
 """
 import sys, numpy as np, torch
 sys.path.insert(0, str(__import__('pathlib').Path(__file__).resolve().parent.parent))
 from mlcore.colorizer import Colorizer
-from mlcore.evaluate import find_photos, load_photo, AccuracyHistogram, EVAL_SIZE
+from mlcore.evaluation.data import EVAL_SIZE, find_photos, load_photo
+from mlcore.evaluation.metrics import AccuracyHistogram
 from mlcore.color import rgb_to_lab, lab_to_rgb
 from mlcore.quantize import nearest_bins, ab_bin_centres
 import torch.nn.functional as F

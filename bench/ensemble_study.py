@@ -15,7 +15,9 @@ import torch
 
 from mlcore.color import rgb_to_lab
 from mlcore.colorizer import Colorizer
-from mlcore.evaluate import AccuracyHistogram, GroundTruthBins, compose_ab, find_photos, load_photo, model_rgb
+from mlcore.evaluation.data import find_photos, load_photo
+from mlcore.evaluation.evaluate import compose_ab, model_rgb
+from mlcore.evaluation.metrics import AccuracyHistogram, GroundTruthBins
 
 TEMPERATURE, SIZE = 0.6, 224
 
@@ -30,8 +32,10 @@ class Averaged:
         self.a.prior_correction = self.b.prior_correction = self.prior_correction
         return 0.5 * (torch.log_softmax(self.a.outputs(lightness), 1) + torch.log_softmax(self.b.outputs(lightness), 1))
 
-    def ab_from_outputs(self, outputs, temperature):
-        return self.a.ab_from_outputs(outputs, temperature)
+    def predict_many(self, imgs):
+        self.a.size = self.b.size = self.size
+        outs = self.outputs(torch.cat([self.a.network_input(img) for img in imgs]))
+        return [self.a.prediction_from_outputs(out) for out in outs]
 
 
 def main():
@@ -44,14 +48,15 @@ def main():
     settings = [(name, c) for name in models for c in corrections]
     hists = {key: AccuracyHistogram(len(bins_of)) for key in settings + ["gray"]}
     for start in range(0, len(photos), 16):
-        lab = rgb_to_lab(np.stack(photos[start:start + 16]))
+        rgb = np.stack(photos[start:start + 16])
+        lab = rgb_to_lab(rgb)
         lightness, ab_true = lab[..., 0], lab[..., 1:]
         gt_bins = bins_of(ab_true)
         hists["gray"].add(rgb_to_lab(compose_ab(lightness, np.zeros(2, np.float32)))[..., 1:], ab_true, gt_bins)
         for name, c in settings:
             model = models[name]
             model.size, model.prior_correction = SIZE, c
-            hists[(name, c)].add(rgb_to_lab(model_rgb(model, lightness, TEMPERATURE))[..., 1:], ab_true, gt_bins)
+            hists[(name, c)].add(rgb_to_lab(model_rgb(model, rgb, TEMPERATURE))[..., 1:], ab_true, gt_bins)
     gray_plain, gray_rebal = hists["gray"].auc(), hists["gray"].auc(True)
     print(f"{len(photos)} validation photos; gray plain {gray_plain:.2f} rebalanced {gray_rebal:.2f}; T {TEMPERATURE}")
     for name, c in settings:

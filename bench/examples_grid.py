@@ -20,8 +20,10 @@ from PIL import Image, ImageDraw
 
 from mlcore.color import rgb_to_lab
 from mlcore.colorizer import Colorizer
-from mlcore.dataset import read_manifest
-from mlcore.evaluate import AccuracyHistogram, GroundTruthBins, compose_ab, load_photo, model_rgb
+from mlcore.evaluation.data import load_photo
+from mlcore.evaluation.evaluate import compose_ab, model_rgb
+from mlcore.evaluation.metrics import AccuracyHistogram, GroundTruthBins
+from mlcore.training.dataset import read_manifest
 
 TILE = 192
 
@@ -33,7 +35,7 @@ def per_photo_gain(colorizer, photos, bins_of):
         lightness, truth = lab[..., 0], lab[..., 1:]
         gt = bins_of(truth)
         ours, gray = AccuracyHistogram(len(bins_of)), AccuracyHistogram(len(bins_of))
-        ours.add(rgb_to_lab(model_rgb(colorizer, lightness, None))[..., 1:], truth, gt)
+        ours.add(rgb_to_lab(model_rgb(colorizer, rgb[None]))[..., 1:], truth, gt)
         gray.add(rgb_to_lab(compose_ab(lightness, np.zeros(2, np.float32)))[..., 1:], truth, gt)
         gains.append(ours.auc() - gray.auc())
     return np.array(gains)
@@ -78,7 +80,7 @@ def main():
     for i, rgb in enumerate(photos):
         lab = rgb_to_lab(rgb[None])
         gray = compose_ab(lab[..., 0], np.zeros(2, np.float32))[0]
-        ours = model_rgb(colorizer, lab[..., 0], None)[0]
+        ours = model_rgb(colorizer, rgb[None])[0]
         y = i * (TILE + 18)
         for j, img in enumerate((gray, ours, rgb)):
             grid.paste(Image.fromarray(img).resize((TILE, TILE), Image.Resampling.LANCZOS), (j * TILE, y + 18))

@@ -269,7 +269,7 @@ def main():
     scratch = Path(tempfile.mkdtemp(prefix="colorsite-bench-"))
     model = args.model
     if not model:
-        from mlcore.colorizer import DEFAULT_MODEL_PATH
+        from mlcore.paths import DEFAULT_MODEL_PATH
 
         if os.path.isfile(DEFAULT_MODEL_PATH):
             model = str(DEFAULT_MODEL_PATH)

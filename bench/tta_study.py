@@ -6,7 +6,8 @@ against one pass, at the model's temperature and the given prior corrections.
 import sys, numpy as np, torch
 sys.path.insert(0, str(__import__('pathlib').Path(__file__).resolve().parent.parent))
 from mlcore.colorizer import Colorizer
-from mlcore.evaluate import find_photos, load_photo, AccuracyHistogram, EVAL_SIZE
+from mlcore.evaluation.data import EVAL_SIZE, find_photos, load_photo
+from mlcore.evaluation.metrics import AccuracyHistogram
 from mlcore.color import rgb_to_lab, lab_to_rgb
 from mlcore.quantize import nearest_bins
 import torch.nn.functional as F

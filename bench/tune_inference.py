@@ -3,7 +3,7 @@
     python bench/tune_inference.py MODEL --data data/pool [--limit 400] [--sizes 128 160 192]
            [--temperatures 0.3 0.38 0.5 0.6 0.7] [--write]
 
-For each (size, T, prior correction) prints plain and rebalanced AuC (mlcore.evaluate's
+For each (size, T, prior correction) prints plain and rebalanced AuC (mlcore.evaluation's
 definitions, 8-bit results) beside the gray baseline. The pick is the best rebalanced AuC among
 the settings whose plain AuC beats gray's by at least --margin (the product must never be less
 accurate than leaving a photo gray). --write stores it in the model file (meta.inference).
@@ -26,9 +26,10 @@ from PIL import Image
 from mlcore.checkpoint import set_inference_defaults
 from mlcore.color import rgb_to_lab
 from mlcore.colorizer import Colorizer
-from mlcore.evaluate import (AccuracyHistogram, GroundTruthBins, compose_ab, find_photos, label_of, load_photo,
-                             model_rgb, read_labels)
-from mlcore.semantic import SemanticJudge
+from mlcore.evaluation.data import find_photos, label_of, load_photo, read_labels
+from mlcore.evaluation.evaluate import compose_ab, model_rgb
+from mlcore.evaluation.metrics import AccuracyHistogram, GroundTruthBins
+from mlcore.training.semantic import SemanticJudge
 
 LITE0_SIZE = 224
 
@@ -85,7 +86,7 @@ def main():
         hists["gray"].add(rgb_to_lab(compose_ab(lightness, np.zeros(2, np.float32)))[..., 1:], ab_true, gt_bins)
         for size, t, c in settings:
             colorizer.size, colorizer.prior_correction = size, c
-            pred = model_rgb(colorizer, lightness, t)
+            pred = model_rgb(colorizer, rgb, t)
             hists[(size, t, c)].add(rgb_to_lab(pred)[..., 1:], ab_true, gt_bins)
     gray_plain, gray_rebal = hists["gray"].auc(), hists["gray"].auc(True)
     print(f"{len(photos)} {args.split} photos at {args.size}px; gray: plain {gray_plain:.2f}  rebalanced {gray_rebal:.2f}"
@@ -127,7 +128,7 @@ def semantic_top1(colorizer, settings, args):
     result = {"n": len(found), "true": score(rgb), "gray": score(compose_ab(lightness, np.zeros(2, np.float32)))}
     for size, t, c in settings:
         colorizer.size, colorizer.prior_correction = size, c
-        result[(size, t, c)] = score(np.concatenate([model_rgb(colorizer, lightness[i:i + 16], t)
+        result[(size, t, c)] = score(np.concatenate([model_rgb(colorizer, rgb[i:i + 16], t)
                                                      for i in range(0, len(lightness), 16)]))
     return result
 

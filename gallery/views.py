@@ -6,7 +6,10 @@ Gallery/Photo.objects.owned_by(request.user), so anything that is not the
 current user's is a 404: another person's photo looks exactly like a photo
 that does not exist. Shared photos are reached only through their share
 token. What happens to a photo is the model's (gallery/models.py) or
-gallery/photos.py's; these views turn outcomes into pages and JSON.
+gallery/photos.py's; these views turn outcomes into pages. The pages' scripts
+talk to the REST API (/api/v1/, with the browser's session), so every JSON
+answer and every value a script sends is the API's, validated once in its
+serializers; the site's views answer HTML and files only.
 """
 
 import logging
@@ -16,22 +19,23 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseBadRequest, JsonResponse
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from gallery import quota
-from gallery.forms import ACCEPT, DeleteAccountForm, GalleryForm, SignupForm, UploadForm
+from gallery.api.models import ApiToken
+from gallery.forms import ACCEPT, ApiKeyForm, DeleteAccountForm, GalleryForm, SignupForm, UploadForm
 from gallery.models import DEFAULT_GALLERY_KEPT, AccountSettings, Gallery, NotColorized, Photo
+from gallery.api.serializers import ResultQuerySerializer
 from gallery.photos import (
-    JPEG_QUALITY_DEFAULT,
     PhotoNotStored,
     create_photos,
+    display_response,
+    no_store,
     original_response,
     result_response,
-    no_store,
-    serve_file,
     uncertainty_response,
 )
 from gallery.throttles import (
@@ -41,13 +45,9 @@ from gallery.throttles import (
     SharedReencodeThrottle,
     SignupThrottle,
 )
-from mlcore.render import MAX_VIVIDNESS, MIN_VIVIDNESS, check_vividness
+from mlcore.render import MAX_VIVIDNESS, MIN_VIVIDNESS
 
 logger = logging.getLogger("gallery")
-
-# Files of a photo that the photo page shows, by URL name.
-DISPLAY_FILES = {"before": "before", "after": "after", "thumbnail": "thumbnail"}
-VIVIDNESS_ERROR = f"vividness must be a number from {MIN_VIVIDNESS} to {MAX_VIVIDNESS}."
 
 
 def _get_gallery_for_user(request, pk):
@@ -62,10 +62,6 @@ def _get_shared_photo(token):
     if not token:
         raise Http404
     return get_object_or_404(Photo, share_token=token)
-
-
-def _wants_json(request):
-    return "application/json" in request.headers.get("Accept", "")
 
 
 # -- home and accounts ------------------------------------------------------
@@ -181,6 +177,45 @@ def account_delete(request):
     return render(request, "registration/account_delete.html", {"form": form})
 
 
+# -- API keys: make, name, see the last use of, and revoke them --------------
+
+KEY_PLACEHOLDER = "YOUR_API_KEY"
+# The session key under which a new key waits for the page after the redirect.
+NEW_KEY_SESSION = "api_new_key"
+
+
+@login_required
+def api_keys(request):
+    form = ApiKeyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        # Post/redirect/get, so that reloading the page makes no second key.
+        # The key waits in the session for that one redirect and is popped
+        # when shown: it is in clear nowhere else, and never again.
+        _, key = ApiToken.create(request.user, form.cleaned_data["name"])
+        request.session[NEW_KEY_SESSION] = key
+        return redirect("api-keys")
+    new_key = request.session.pop(NEW_KEY_SESSION, None) if request.method == "GET" else None
+    ctx = {
+        "form": form,
+        "tokens": request.user.api_tokens.all(),
+        "new_key": new_key,
+        "key": new_key or KEY_PLACEHOLDER,
+        "api_root": request.build_absolute_uri(reverse("api-photo-list")).removesuffix("photos/"),
+        "docs_url": request.build_absolute_uri(reverse("api-docs")),
+        "quota": quota.status(request.user),
+    }
+    return render(request, "api/keys.html", ctx, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def api_key_revoke(request, pk):
+    token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+    token.delete()
+    messages.success(request, f"Revoked the key “{token.name}”. Programs using it can no longer connect.")
+    return redirect("api-keys")
+
+
 # -- galleries --------------------------------------------------------------
 
 
@@ -233,8 +268,6 @@ def gallery_upload(request, pk):
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
         errors = form.errors.get("photos") or ["Choose one or more photos."]
-        if _wants_json(request):
-            return JsonResponse({"errors": list(errors)}, status=400)
         for error in errors:
             messages.error(request, error)
         return redirect(gallery)
@@ -242,20 +275,13 @@ def gallery_upload(request, pk):
     try:
         photos = create_photos(gallery, form.cleaned_data["photos"])  # all or nothing, as for bad files
     except quota.QuotaExceeded as e:
-        # The API's answer: 429 with Retry-After, and the same message; on the page itself
-        # for a browser without the upload script.
+        # The API's answer: 429 with Retry-After, and the same message, on the page itself.
         headers = {"Retry-After": str(e.quota.retry_after)}
-        if _wants_json(request):
-            return JsonResponse({"errors": [e.message]}, status=429, headers=headers)
         messages.error(request, e.message)
         return _gallery_page(request, gallery, status=429, headers=headers)
     except PhotoNotStored as e:
-        if _wants_json(request):
-            return JsonResponse({"errors": [str(e)]}, status=503, headers={"Retry-After": "60"})
         messages.error(request, str(e))
         return redirect(gallery)
-    if _wants_json(request):
-        return JsonResponse({"photos": [p.status_dict() for p in photos]}, status=201)
     messages.success(request, f"Uploaded {len(photos)} photo{'s' if len(photos) != 1 else ''}.")
     return redirect(gallery)
 
@@ -320,13 +346,6 @@ def gallery_delete_photos(request, pk):
     return redirect(gallery)
 
 
-@login_required
-@require_GET
-def gallery_status(request, pk):
-    gallery = _get_gallery_for_user(request, pk)
-    return JsonResponse({"photos": [p.status_dict() for p in gallery.photos.all()]})
-
-
 # -- photos -----------------------------------------------------------------
 
 
@@ -339,12 +358,6 @@ def photo(request, pk):
     ctx = {"photo": photo, "share_url": share_url, "shared_view": False,
            "vividness_min": MIN_VIVIDNESS, "vividness_max": MAX_VIVIDNESS}
     return render(request, "gallery/photo.html", ctx)
-
-
-@login_required
-@require_GET
-def photo_status(request, pk):
-    return JsonResponse(_get_photo_for_user(request, pk).status_dict())
 
 
 @login_required
@@ -374,24 +387,6 @@ def photo_original(request, pk):
 @require_GET
 def photo_download(request, pk):
     return _download_result(request, _get_photo_for_user(request, pk))
-
-
-@login_required
-@require_POST
-def photo_render(request, pk):
-    """Ask for the colours again at another vividness. A render job does it
-    from the stored prediction; the page polls the status until it is done."""
-    photo = _get_photo_for_user(request, pk)
-    try:
-        vividness = check_vividness(request.POST["vividness"])
-    except (KeyError, ValueError):
-        return JsonResponse({"error": VIVIDNESS_ERROR}, status=400)
-    try:
-        photo.request_render(vividness=vividness)
-    except NotColorized:
-        return JsonResponse({"error": "This photo is not colorized yet, or its saved colors are missing."},
-                            status=409)
-    return JsonResponse(photo.status_dict(), status=202)
 
 
 @login_required
@@ -457,24 +452,20 @@ def shared_download(request, token):
 
 
 def _serve_display_file(photo, kind):
-    field = DISPLAY_FILES.get(kind)
-    name = getattr(photo, field).name if field else ""
-    if not name:
-        raise Http404
-    return serve_file(name, "image/jpeg")
+    try:
+        return display_response(photo, kind)
+    except NotColorized:
+        raise Http404 from None
 
 
 def _download_result(request, photo, shared=False):
-    fmt = request.GET.get("format", "png").lower()
-    if fmt not in ("png", "jpeg", "jpg"):
-        return HttpResponseBadRequest("format must be png or jpeg")
+    """The result as PNG or JPEG, its query read by the API's own serializer (one set of
+    rules and messages for the site, the API and share links); `shared`: through a share link."""
+    query = ResultQuerySerializer(data=request.GET)
+    if not query.is_valid():
+        return HttpResponseBadRequest(" ".join(m for errors in query.errors.values() for m in errors))
     try:
-        quality = int(request.GET.get("quality", JPEG_QUALITY_DEFAULT))
-    except ValueError:
-        return HttpResponseBadRequest("quality must be a whole number from 1 to 100")
-    if not 1 <= quality <= 100:
-        return HttpResponseBadRequest("quality must be a whole number from 1 to 100")
-    try:
-        return result_response(photo, "png" if fmt == "png" else "jpeg", quality, shared=shared)
+        return result_response(photo, query.validated_data["format"], query.validated_data["quality"],
+                               shared=shared)
     except NotColorized:
-        raise Http404
+        raise Http404 from None

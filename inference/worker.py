@@ -136,11 +136,11 @@ class ColorizeWorker(SimpleWorker):
 
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()
-        from inference.jobs import sweep
+        from gallery.models import Photo
 
         try:
             refresh_db_connections()
-            counts = sweep()
+            counts = Photo.sweep()
         except Exception:
             logger.exception("Sweeping jobs failed")
             return

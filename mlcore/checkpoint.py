@@ -12,8 +12,8 @@ import tempfile
 
 import torch
 
-from .losses import output_channels
 from .networks import build_model, has_pretrained_encoder
+from .quantize import output_channels
 
 FORMAT = 1
 

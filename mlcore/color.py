@@ -73,11 +73,6 @@ def _linear_to_srgb(lin):
     return np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * np.power(lin, 1 / 2.4) - 0.055)
 
 
-def lab_to_rgb_float(lab):
-    """Lab -> sRGB float32 in 0..1."""
-    return _linear_to_srgb(_linear_rgb(lab)).astype(np.float32)
-
-
 # Encoding linear light to 8-bit sRGB through a table: 2^14 steps keep every output within
 # half a level of the exact curve (its steepest slope, near black, is 12.92 * 255 per unit).
 _SRGB_LUT_SIZE = 1 << 14

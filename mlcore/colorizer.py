@@ -15,35 +15,26 @@ import torch
 from PIL import Image
 
 from .checkpoint import load_model
-from .decode import ANNEALED_T, annealed_mean
+from .decode import annealed_mean
 from .fusion import fold_batchnorm
-from .losses import AB_SCALE
+from .hints import OUTPUT_STRIDE, hint_map
+from .lightness import normalise_lightness
 from .modelfile import model_version
-from .paths import DEFAULT_MODEL_PATH, model_path  # noqa: F401  (DEFAULT_MODEL_PATH re-exported)
-from .render import (  # noqa: F401  (re-exported: the colorizer's public names)
-    MAX_TEMPERATURE,
-    MIN_TEMPERATURE,
-    TOP_K,
-    Prediction,
-    check_temperature,
-    colour_base,
-    compose,
-    lightness,
-    lightness_of,
-    render,
-)
+from .paths import model_path
+from .quantize import AB_SCALE
+from .render import ANNEALED_T, TOP_K, Prediction, colour_base, lightness, render
 
 # The network's input is box-reduced (integer factors, on 8-bit pixels) to no less than this
 # many times its size before L is computed and resized bilinearly; smaller photos are not
-# reduced, so their input is exactly the bilinear resize of their L, as in mlcore.evaluate.
+# reduced, so their input is exactly the bilinear resize of their L.
 REDUCE_GAP = 2
 
 
 class Colorizer:
     def __init__(self, model, info, device):
         # Inference only: BatchNorm folded into the convolutions and channels-last memory make
-        # the default network 2.1x faster on a CPU (8.7 -> 4.1 ms per 160 px image), with
-        # outputs equal to 2e-5 (tests/test_mlcore_fusion.py).
+        # the network about twice as fast on a CPU, with outputs equal to 2e-5
+        # (tests/test_mlcore_fusion.py).
         self.model = fold_batchnorm(model.eval()).to(memory_format=torch.channels_last)
         self.info, self.device = info, device
         self.centres = info["centres"].numpy()
@@ -59,6 +50,8 @@ class Colorizer:
         self.log_bin_weights = log_bin_weights.to(device)[None, :, None, None]
         self.log_bin_weights_np = log_bin_weights.numpy().astype(np.float32)
         self.is_regression = info["loss"] == "l2"
+        # A model trained on tone-normalised L (train_colorizer --normalise) is shown the same.
+        self.normalises_lightness = bool(info.get("meta", {}).get("config", {}).get("normalise", False))
         self.version = model_version(info["arch"], info["loss"], info["sha256"])
 
     @classmethod
@@ -68,10 +61,18 @@ class Colorizer:
         model, info = load_model(model_path(path), device)
         return cls(model, info, torch.device(device))
 
+    @property
+    def takes_hints(self):
+        return getattr(self.model, "takes_hints", False)
+
     @torch.no_grad()
-    def outputs(self, lightness):
-        """Network outputs for a batch of L (N, 1, S, S) in 0..100: logits, or ab/AB_SCALE for L2."""
-        out = self.model(lightness.to(self.device)).float()
+    def outputs(self, lightness, hints=None):
+        """Network outputs for a batch of L (N, 1, S, S) in 0..100: logits, or ab/AB_SCALE for L2.
+        `hints`: a (N, 3, h, w) hint map (mlcore/hints.py) for a model that takes them."""
+        if hints is not None and not self.takes_hints:
+            raise ValueError("this model does not take colour hints")
+        args = (hints.to(self.device),) if hints is not None else ()
+        out = self.model(lightness.to(self.device), *args).float()
         if self.prior_correction and not self.is_regression:
             out = out - self.prior_correction * self.log_bin_weights
         return out
@@ -94,16 +95,25 @@ class Colorizer:
         if factors != (1, 1):
             base = base.reduce(factors)
         small = Image.fromarray(lightness(np.asarray(base))).resize((self.size, self.size), Image.Resampling.BILINEAR)
-        return torch.from_numpy(np.array(small, dtype=np.float32))[None, None]
+        small = np.array(small, dtype=np.float32)
+        if self.normalises_lightness:
+            small = normalise_lightness(small)
+        return torch.from_numpy(small)[None, None]
 
-    def predict(self, img):
-        return self.predict_many([img])[0]
+    def predict(self, img, hints=None):
+        """A photo's Prediction; `hints`: a person's points [(x, y, a, b), ...] (fractions, ab units)."""
+        return self.predict_many([img], None if hints is None else [hints])[0]
 
-    def predict_many(self, imgs):
+    def predict_many(self, imgs, hints=None):
         """Predictions for several photos from one pass of the network: on a GPU a batch
         costs little more than one photo. Each equals predict() of that photo up to float rounding
-        (the network may pick other kernels for a batch)."""
-        outs = self.outputs(torch.cat([self.network_input(img) for img in imgs]))
+        (the network may pick other kernels for a batch). `hints`: one list of points per photo."""
+        lightness = torch.cat([self.network_input(img) for img in imgs])
+        hint_maps = None
+        if hints is not None and any(hints):
+            grid = self.size // OUTPUT_STRIDE
+            hint_maps = torch.cat([hint_map(points or [], grid, grid) for points in hints])
+        outs = self.outputs(lightness, hint_maps)
         return [self.prediction_from_outputs(out) for out in outs]
 
     def prediction_from_outputs(self, out):
@@ -118,8 +128,5 @@ class Colorizer:
                           centres=self.centres, log_bin_weights=self.log_bin_weights_np,
                           temperature=self.default_temperature)
 
-    def render(self, prediction, img, temperature=None, vividness=None):
-        return render(prediction, img, vividness=vividness, temperature=temperature)
-
     def colorize(self, img, temperature=None, vividness=None):
-        return self.render(self.predict(img), img, temperature, vividness)
+        return render(self.predict(img), img, vividness=vividness, temperature=temperature)

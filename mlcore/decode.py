@@ -1,8 +1,9 @@
 """From per-pixel bin distributions to ab values (paper, Sec. 2.3, Eq. 5)."""
 import torch
 
-# The numpy decoding of a stored top-k prediction lives with the rest of the torch-free path.
-from .render import ANNEALED_T, annealed_mean_topk  # noqa: F401
+# The numpy decoding of a stored top-k prediction (annealed_mean_topk) lives with the rest of
+# the torch-free path, in render.py.
+from .render import ANNEALED_T
 
 
 def annealed_mean(logits, centres, temperature=ANNEALED_T, dim=1):

@@ -2,23 +2,26 @@
 
 The network works on the next photo (a batch of them on a GPU) while writer threads render the
 previous ones at full resolution and write them, PNGs at a fast zlib level. Rendering (numpy)
-and encoding (Pillow's zlib) let go of the GIL, so writers run on other cores: on a CPU a
-1024x768 photo spends about 25 ms in the network and 100 in rendering and encoding. Each
-result's pixels are those of predict() then mlcore.render.render(), as on the site. On a CPU
-the network runs on the cores the writers leave it.
+and encoding (Pillow's zlib) let go of the GIL, so writers run on other cores: on a CPU they,
+not the network, are most of a photo's time (bench/colorize_bench.py measures both). Each
+result's pixels are those of predict() then mlcore.render.render(), as on the site, and it is
+written by the site's one writer of results (mlcore/provenance.py), so it says how it was made
+and keeps the original's EXIF. On a CPU the network runs on the cores the writers leave it.
 """
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .imageio import load_image, save_jpeg, save_png
+from .imageio import load_image
+from .provenance import make_facts, original_exif, save_result
 from .render import render
 
-FORMATS = {"png": (".png", save_png), "jpeg": (".jpg", save_jpeg)}
+FORMATS = {"png": ".png", "jpeg": ".jpg"}
 # Threads rendering and writing results: one per core (the network's thread mostly waits on
 # them), at most 4, beyond which a photo's memory matters more than the time saved.
 WRITERS = max(1, min(4, os.cpu_count() or 1))
@@ -42,18 +45,18 @@ def unique_targets(inputs, out_dir, suffix):
     return targets
 
 
-def write_result(image, target, save, **save_kwargs):
+def write_result(image, target, fmt, facts, exif, **save_kwargs):
     partial = target.with_name(f".{target.name}.part")
     with open(partial, "wb") as fh:
-        save(image, fh, **save_kwargs)
+        save_result(image, fh, fmt, facts, exif, **save_kwargs)
     partial.replace(target)  # never a half-written result under the final name
 
 
 @contextmanager
 def cores_left_to_the_network(device):
     """On a CPU the writers keep WRITERS cores busy: the network gets the others (at least one).
-    Its threads would otherwise spin against the writers for the same cores: on 2 cores a
-    1024x768 photo took 64-72 ms with the network on 2 threads, 51-52 ms on 1."""
+    Its threads would otherwise spin against the writers for the same cores, and every photo
+    would take longer."""
     before = torch.get_num_threads()
     if getattr(device, "type", device) == "cpu":
         torch.set_num_threads(max(1, min(before, (os.cpu_count() or 1) - WRITERS)))
@@ -67,12 +70,15 @@ def colorize_files(colorizer, inputs, out_dir, fmt="png", vividness=None, temper
                    **save_kwargs):
     """Colorize each input file into out_dir; yields (input, target, error or None) for each, as it
     is written or found unreadable (error: a sentence, for an unreadable input or a failed write)."""
-    suffix, save = FORMATS[fmt]
-    targets = unique_targets(inputs, out_dir, suffix)
+    targets = unique_targets(inputs, out_dir, FORMATS[fmt])
 
     def finish(path, target, prediction, img):
+        used_vividness, used_temperature = prediction.settings(vividness, temperature)
+        facts = make_facts(colorizer.version, used_vividness, used_temperature, datetime.now(timezone.utc),
+                           Path(path).name)
         try:
-            write_result(render(prediction, img, vividness, temperature), target, save, **save_kwargs)
+            write_result(render(prediction, img, vividness, temperature), target, fmt, facts, original_exif(path),
+                         **save_kwargs)
         except (OSError, ValueError, MemoryError) as exc:
             return path, target, f"could not write {target} ({exc})"
         return path, target, None

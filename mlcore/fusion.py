@@ -2,7 +2,7 @@
 
 In eval mode a BatchNorm is an affine map per channel, so it can live in the preceding
 convolution's weights and bias. Outputs change by about 1e-6, and on a CPU the networks run
-1.5 to 1.7x faster (one pass over the activations instead of two). Symmetric 'same' padding
+faster (one pass over the activations instead of two). Symmetric 'same' padding
 of the EfficientNet blocks moves into the convolution too, which saves a copy per layer.
 """
 import torch

@@ -1,10 +1,10 @@
 """Reading photos the way people send them: any orientation, mode and bit depth."""
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-# zlib level 1: about 4x faster than Pillow's default 6 for PNGs about 3% larger. Encoding at
-# the default took 174 of the 205 ms the command line spent on a 1024x768 photo, and a third
-# of each job on a CPU worker. Every PNG result (site, API, command line) is written at this.
+# zlib level 1: several times faster than Pillow's default 6, for PNGs a few percent larger; at
+# the default, encoding was most of a result's cost. Every PNG result (site, API, command line)
+# is written at this.
 PNG_COMPRESS_LEVEL = 1
 # Quality of a full-size JPEG result when none is asked for (site, API and command line).
 JPEG_QUALITY = 92
@@ -19,7 +19,7 @@ def load_image(source, draft=None):
     palette has transparency).
 
     draft=(w, h): for a photo about to be shrunk, a JPEG may decode at 1/2, 1/4 or 1/8 scale,
-    never below (w, h): 16x faster for a 12-megapixel photo (12 against 198 ms).
+    never below (w, h), which is many times faster for a large photo.
     """
     with Image.open(source) as img:
         if draft:
@@ -43,13 +43,6 @@ def normalise_mode(img):
     if img.mode == "PA":
         return img.convert("RGBA")
     return img.convert("RGB")
-
-
-def split_alpha(img):
-    """(uint8 array HxWx3 or HxW, alpha or None)."""
-    alpha = img.getchannel("A") if img.mode in ("LA", "RGBA") else None
-    base = img.convert("L" if img.mode in ("L", "LA") else "RGB")
-    return np.asarray(base), alpha
 
 
 def is_grayscale(rgb, tolerance=1.0):
@@ -80,3 +73,29 @@ def flatten(image):
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
     return image.convert("RGB")
+
+
+def open_colour_photo(path, draft_size):
+    """A colour photo as an RGB PIL image (decoded at a reduced scale when the file allows, never
+    below draft_size), or why not: 'unreadable' or 'grayscale' (judged on the whole photo)."""
+    try:
+        img = load_image(path, draft=(draft_size, draft_size))
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return "unreadable"
+    if img.mode in ("L", "LA"):
+        return "grayscale"
+    rgb = img.convert("RGB")
+    if is_grayscale(np.asarray(rgb)):
+        return "grayscale"
+    return rgb
+
+
+def load_colour_photo(path, size):
+    """A colour photo as an RGB PIL image of size x size, or why not: 'unreadable' or 'grayscale'.
+    Photos are resized to the square, not cropped."""
+    rgb = open_colour_photo(path, size)
+    if isinstance(rgb, str):
+        return rgb
+    if rgb.size != (size, size):
+        rgb = rgb.resize((size, size), Image.Resampling.BICUBIC)
+    return rgb

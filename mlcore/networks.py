@@ -80,9 +80,9 @@ LITE0_CONTEXT_CHANNELS = 1280      # Lite0's head: the features its ImageNet cla
 CONTEXT_HIDDEN = 256
 
 
-class Lite0Encoder(nn.Module):
-    """Features at stride 4, 8, 16 and 32; with `context`, also the pooled head features
-    (N, 1280, 1, 1) as a fifth element."""
+class LiteEncoder(nn.Module):
+    """An EfficientNet-Lite encoder (`variant`: a key of LITE_ENCODERS): features at stride 4, 8,
+    16 and 32; with `context`, also the pooled head features (N, 1280, 1, 1) as a fifth element."""
 
     def __init__(self, pretrained=True, context=False, variant="lite0"):
         super().__init__()
@@ -115,16 +115,55 @@ def _conv_bn_relu(cin, cout):
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
+# A hint map is (N, HINT_CHANNELS, h, w) at the output grid: a/AB_HINT_SCALE, b/AB_HINT_SCALE and a
+# mask (1 where a person gave a colour), so "gray" (ab 0, mask 1) differs from "no hint" (mask 0).
+HINT_CHANNELS = 3
+AB_HINT_SCALE = 110.0
+ATTENTION_HEADS = 4
+
+
+def hints_at(hints, size):
+    """A hint map pooled to a coarser grid: the mean hinted ab where any hint falls, and presence."""
+    mask = hints[:, 2:3]
+    area = F.adaptive_avg_pool2d(mask, size)
+    ab = F.adaptive_avg_pool2d(hints[:, :2] * mask, size) / area.clamp_min(1e-6)
+    return torch.cat([ab, (area > 0).to(hints.dtype)], 1)
+
+
+class GlobalAttention(nn.Module):
+    """Self-attention over all positions of a coarse feature map (a residual block): every
+    region sees the whole photo, so one object can take one colour, and a hint can reach it."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.norm = nn.GroupNorm(1, channels)
+        self.attention = nn.MultiheadAttention(channels, ATTENTION_HEADS, batch_first=True)
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        tokens = self.norm(x).flatten(2).transpose(1, 2)
+        mixed, _ = self.attention(tokens, tokens, tokens, need_weights=False)
+        return x + mixed.transpose(1, 2).reshape(n, c, h, w)
+
+
 class Lite0Decoder(nn.Module):
-    def __init__(self, out_channels, width=1.0, context=False):
+    """A U-Net decoder over the encoder's stride-4/8/16/32 features. Options: `context` (the pooled
+    head features, fused at the coarsest level and as a per-photo bias), `hints` (a hint map
+    concatenated at every scale) and `attention` (global self-attention at strides 32 and 16)."""
+
+    def __init__(self, out_channels, width=1.0, context=False, hints=False, attention=False):
         super().__init__()
         c = [max(16, int(round(n * width))) for n in (128, 96, 64)]
         s4, s8, s16, s32 = LITE0_TAP_CHANNELS
-        self.top = nn.Sequential(nn.Conv2d(s32, c[0], 1, bias=False), nn.BatchNorm2d(c[0]), nn.ReLU(inplace=True))
-        self.up16 = _conv_bn_relu(c[0] + s16, c[0])
-        self.up8 = _conv_bn_relu(c[0] + s8, c[1])
-        self.up4 = _conv_bn_relu(c[1] + s4 + 1, c[2])
+        h = HINT_CHANNELS if hints else 0
+        self.uses_hints = hints
+        self.top = nn.Sequential(nn.Conv2d(s32 + h, c[0], 1, bias=False), nn.BatchNorm2d(c[0]), nn.ReLU(inplace=True))
+        self.up16 = _conv_bn_relu(c[0] + s16 + h, c[0])
+        self.up8 = _conv_bn_relu(c[0] + s8 + h, c[1])
+        self.up4 = _conv_bn_relu(c[1] + s4 + 1 + h, c[2])
         self.head = nn.Conv2d(c[2], out_channels, 1)
+        self.attend32 = GlobalAttention(c[0]) if attention else None
+        self.attend16 = GlobalAttention(c[0]) if attention else None
         self.context = None
         if context:
             # 1x1 convolutions on the (N, C, 1, 1) pooled vector: an MLP that broadcasts.
@@ -138,15 +177,27 @@ class Lite0Decoder(nn.Module):
     def _up_cat(x, skip):
         return torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], 1)
 
-    def forward(self, feats, lightness_s4):
+    def _with_hints(self, x, hints):
+        if not self.uses_hints:
+            return x
+        return torch.cat([x, hints_at(hints, x.shape[-2:]).to(x.dtype)], 1)
+
+    def forward(self, feats, lightness_s4, hints=None):
         f4, f8, f16, f32 = feats[:4]
-        x = self.top(f32)
+        if self.uses_hints and hints is None:
+            hints = f4.new_zeros((f4.shape[0], HINT_CHANNELS, *f4.shape[-2:]))
+        x = self.top(self._with_hints(f32, hints))
         if self.context is not None:
             g = self.context(feats[4].to(x.dtype))
             x = self.fuse(torch.cat([x, g.expand(-1, -1, *x.shape[-2:])], 1))
-        x = self.up16(self._up_cat(x, f16))
-        x = self.up8(self._up_cat(x, f8))
-        x = self.up4(torch.cat([self._up_cat(x, f4), (lightness_s4 - 50.0) / 50.0], 1))
+        if self.attend32 is not None:
+            x = self.attend32(x)
+        x = self.up16(self._with_hints(self._up_cat(x, f16), hints))
+        if self.attend16 is not None:
+            x = self.attend16(x)
+        x = self.up8(self._with_hints(self._up_cat(x, f8), hints))
+        x = torch.cat([self._up_cat(x, f4), (lightness_s4 - 50.0) / 50.0], 1)
+        x = self.up4(self._with_hints(x, hints))
         out = self.head(x)
         if self.context is not None:
             out = out + self.context_bias(g)
@@ -154,10 +205,11 @@ class Lite0Decoder(nn.Module):
 
 
 class Lite0Colorizer(nn.Module):
-    def __init__(self, out_channels, width=1.0, pretrained=True, context=False, encoder="lite0"):
+    def __init__(self, out_channels, width=1.0, pretrained=True, context=False, encoder="lite0", hints=False,
+                 attention=False):
         super().__init__()
-        self.encoder = Lite0Encoder(pretrained, context, encoder)
-        self.decoder = Lite0Decoder(out_channels, width, context)
+        self.encoder = LiteEncoder(pretrained, context, encoder)
+        self.decoder = Lite0Decoder(out_channels, width, context, hints, attention)
         self.freeze_encoder(True)
 
     def freeze_encoder(self, frozen):
@@ -174,12 +226,18 @@ class Lite0Colorizer(nn.Module):
     def lightness_at_quarter(lightness, size):
         return F.adaptive_avg_pool2d(lightness, size)
 
-    def forward(self, lightness):
+    @property
+    def takes_hints(self):
+        return self.decoder.uses_hints
+
+    def forward(self, lightness, hints=None):
         feats = self.encoder(lightness)
-        return self.decoder(feats, self.lightness_at_quarter(lightness, feats[0].shape[-2:]))
+        return self.decoder(feats, self.lightness_at_quarter(lightness, feats[0].shape[-2:]), hints)
 
 
-ARCHITECTURES = ("eccv16", "lite0", "lite0ctx", "lite1ctx")
+# lite0hint: lite0ctx's encoder and context, plus point hints at every decoder scale and global
+# attention at its two coarsest levels (the guided-colour network).
+ARCHITECTURES = ("eccv16", "lite0", "lite0ctx", "lite1ctx", "lite0hint")
 
 
 def has_pretrained_encoder(arch):
@@ -196,8 +254,9 @@ def build_model(arch, out_channels, width=1.0, pretrained=True):
     if arch == "eccv16":
         return ECCV16(out_channels, width)
     if has_pretrained_encoder(arch):
-        return Lite0Colorizer(out_channels, width, pretrained, context=arch.endswith("ctx"),
-                              encoder=encoder_name(arch))
+        hinted = arch.endswith("hint")
+        return Lite0Colorizer(out_channels, width, pretrained, context=arch.endswith("ctx") or hinted,
+                              encoder=encoder_name(arch), hints=hinted, attention=hinted)
     raise ValueError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
 
 

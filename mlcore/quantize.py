@@ -17,6 +17,12 @@ from .color import rgb_to_lab
 GRID_SIZE = 10          # paper: "grid size 10"
 SOFT_NEIGHBOURS = 5     # paper: 5 nearest neighbours ...
 SOFT_SIGMA = 5.0        # ... weighted by a Gaussian with sigma 5
+AB_SCALE = 100.0  # the L2 model predicts ab / AB_SCALE, which keeps its outputs near unit scale
+
+
+def output_channels(loss, num_bins):
+    """A network's outputs per pixel: a score per bin, or ab itself for the L2 (regression) loss."""
+    return 2 if loss == "l2" else num_bins
 
 
 @functools.lru_cache(maxsize=1)
@@ -60,12 +66,3 @@ def soft_encode(ab, k=SOFT_NEIGHBOURS, sigma=SOFT_SIGMA, centres=None):
     w = np.exp(-d2 / (2.0 * sigma ** 2))
     w /= w.sum(-1, keepdims=True)
     return idx, w.astype(np.float32)
-
-
-def soft_encode_dense(ab, k=SOFT_NEIGHBOURS, sigma=SOFT_SIGMA, centres=None):
-    """The same targets as a dense (..., Q) distribution; for tests and small inputs."""
-    centres = ab_bin_centres() if centres is None else centres
-    idx, w = soft_encode(ab, k, sigma, centres)
-    dense = np.zeros(ab.shape[:-1] + (len(centres),), dtype=np.float32)
-    np.put_along_axis(dense, idx, w, axis=-1)
-    return dense

@@ -19,8 +19,7 @@ instead brings this model towards its gray mode (about 10% less chroma from T = 
 Memory is bounded by design, whatever the photo's shape: the only full-size arrays are the
 photo's own 8-bit pixels and the 8-bit result. Rendering works in tiles of at most TILE_PIXELS
 pixels, so float Lab and its intermediates (about 50 bytes a pixel) exist for one tile at a
-time. Before, a 40 Mpx colour photo took a worker 2.9 GB over its loaded model (384 MB now),
-and a 1 x 40,000,000 PNG ran it out of memory.
+time, and a photo of 40 Mpx, or of 1 x 40,000,000 pixels, renders in bounded memory.
 """
 import io
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from .color import gray_to_l, lab_to_rgb, rgb_to_l
-from .imageio import normalise_mode, split_alpha
+from .imageio import normalise_mode
 
 ANNEALED_T = 0.38  # paper: "T = 0.38 ... captures the vibrancy of the mode while maintaining the spatial coherence of the mean"
 TOP_K = 16
@@ -124,13 +123,6 @@ class Prediction:
         if shift and self.log_bin_weights is not None:
             log_probs = log_probs - shift * self.log_bin_weights[self.indices]
         return annealed_mean_topk(self.indices.astype(np.int64), log_probs, self.centres, temperature)
-
-
-def lightness_of(img):
-    """Full-resolution L (float32, 0..100) and alpha (PIL band or None) of a small photo. Four
-    bytes a pixel and more in intermediates: rendering never calls it on a whole photo."""
-    pixels, alpha = split_alpha(normalise_mode(img))
-    return lightness(pixels), alpha
 
 
 def lightness(pixels):

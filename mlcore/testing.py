@@ -3,9 +3,8 @@ import numpy as np
 import torch
 
 from .checkpoint import save_model
-from .losses import output_channels
 from .networks import build_model
-from .quantize import ab_bin_centres
+from .quantize import ab_bin_centres, output_channels
 
 
 def make_tiny_model(path, loss="rebalanced", seed=0):

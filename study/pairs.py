@@ -12,7 +12,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from mlcore.dataset import open_colour_photo
+from mlcore.imageio import open_colour_photo
 from mlcore.inputcolor import TINTED, classify
 from study.models import Pair
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 # wants a SECRET_KEY, as production does.
 os.environ.setdefault("SECRET_KEY", "colorsite-tests-" + "k" * 50)
 
-from colorsite.embedded_redis import EmbeddedRedisConfig  # noqa: E402
+from inference.embedded_redis import EmbeddedRedisConfig  # noqa: E402
 from colorsite.settings import *  # noqa: E402, F403
 from colorsite.settings import REDIS_URL, RQ_QUEUES, VAR_DIR, with_redis_timeouts  # noqa: E402
 

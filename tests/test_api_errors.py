@@ -112,7 +112,7 @@ def test_a_site_endpoint_asked_for_json_answers_its_errors_in_json(owner, db):
     browser.force_login(owner)
     refused = browser.post("/galleries/1/rename", {"name": "x"}, HTTP_ACCEPT="application/json")
     assert refused.status_code == 403 and refused.json() == {"detail": "Forbidden."}
-    missing = browser.get("/photos/999999/status.json", HTTP_ACCEPT="application/json")
+    missing = browser.get("/photos/999999/", HTTP_ACCEPT="application/json")
     assert missing.status_code == 404 and missing.json() == {"detail": "Not Found."}
     html = browser.post("/galleries/1/rename", {"name": "x"}, HTTP_ACCEPT="text/html,*/*;q=0.8")
     assert html.status_code == 403 and html["Content-Type"].startswith("text/html")

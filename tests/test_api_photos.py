@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from gallery.models import Gallery, Photo
-from inference import jobs
+import gallery.job
 from mlcore.render import DEFAULT_VIVIDNESS, MIN_TEMPERATURE
 from tests.api_support import (  # noqa: F401
     api,
@@ -28,6 +28,7 @@ from tests.conftest import image_bytes, run_worker
 FIELDS = [
     "id", "gallery", "status", "error", "width", "height", "vividness", "temperature", "rendering", "model_version",
     "created_at", "finished_at", "original_url", "result_url", "warnings", "provenance",
+    "title", "status_label", "render_error", "page_url", "thumbnail_url", "preview_url",
 ]
 
 
@@ -71,7 +72,7 @@ def test_an_upload_is_stored_queued_and_answered_with_202(
     # The site's pipeline: the original byte for byte, the job sent to Redis
     # with the photo's primary key only.
     assert photo.original.read() == data and photo.owner == owner
-    (job,) = jobs.get_queue().jobs
+    (job,) = gallery.job.get_queue().jobs
     assert job.args == (photo.pk,)
     photo.refresh_from_db()
     assert photo.enqueued_at is not None and photo.rq_job_id == job.id
@@ -118,7 +119,7 @@ def test_a_bad_image_is_a_400_with_a_reason_and_nothing_stored(api, settings, re
     assert list(r.json()) == ["image"]
     assert reason in r.json()["image"][0]
     assert not Photo.objects.exists() and media_files(settings) == []
-    assert jobs.get_queue().count == 0
+    assert gallery.job.get_queue().count == 0
 
 
 def test_an_image_over_the_pixel_limit_is_refused(api, settings):

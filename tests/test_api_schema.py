@@ -29,11 +29,13 @@ OPERATIONS = {
     ("get", "/api/v1/photos/{id}/"), ("delete", "/api/v1/photos/{id}/"),
     ("get", "/api/v1/photos/{id}/result/"), ("get", "/api/v1/photos/{id}/original/"),
     ("get", "/api/v1/photos/{id}/uncertainty/"),
+    ("get", "/api/v1/photos/{id}/thumbnail/"), ("get", "/api/v1/photos/{id}/preview/"),
     ("post", "/api/v1/photos/{id}/rerender/"), ("post", "/api/v1/photos/{id}/retry/"),
 }
 PHOTO_FIELDS = {
     "id", "gallery", "status", "error", "width", "height", "vividness", "temperature", "rendering", "model_version",
     "created_at", "finished_at", "original_url", "result_url", "warnings", "provenance",
+    "title", "status_label", "render_error", "page_url", "thumbnail_url", "preview_url",
 }
 # Examples per operation for schemathesis: enough to reach every documented
 # answer of most operations, few enough to run in seconds.

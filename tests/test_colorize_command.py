@@ -104,3 +104,25 @@ def test_on_a_cpu_the_network_runs_on_the_cores_the_writers_leave_and_gets_them_
         assert torch.get_num_threads() == max(2, before)  # given back when the files are written
     finally:
         torch.set_num_threads(before)
+
+
+def test_command_line_results_say_how_they_were_made_and_keep_the_camera(tiny_model_path, tmp_path):
+    from mlcore.provenance import DIGITAL_SOURCE_TYPE, XMP_KEY
+    from tests.test_provenance import MAKE, ORIENTATION, SOFTWARE, camera_jpeg
+
+    src = tmp_path / "Lake 1952.jpg"
+    src.write_bytes(camera_jpeg().read())  # a Leica's EXIF, stored sideways
+    for fmt in ("png", "jpeg"):
+        call_command("colorize", str(src), "--out-dir", str(tmp_path / fmt), "--model", tiny_model_path,
+                     "--format", fmt, "--vividness", "70", verbosity=0)
+    with Image.open(tmp_path / "png" / "Lake 1952.png") as png:
+        assert png.size == (60, 80)  # upright, as people see it
+        assert png.info["Software"] == "colorsite" and png.info["colorsite:vividness"] == "70"
+        assert png.info["colorsite:source"] == "Lake 1952.jpg" and png.info["colorsite:model_version"]
+        assert DIGITAL_SOURCE_TYPE in png.info[XMP_KEY]
+        assert (png.getexif()[MAKE], png.getexif()[ORIENTATION]) == ("Leica", 1)
+    with Image.open(tmp_path / "jpeg" / "Lake 1952.jpg") as jpeg:
+        exif = jpeg.getexif()
+        assert (exif[SOFTWARE], exif[MAKE], exif[ORIENTATION]) == ("colorsite", "Leica", 1)
+        assert "Colorized by colorsite" in exif[0x010E] and "vividness 70" in exif[0x010E]
+        assert DIGITAL_SOURCE_TYPE in jpeg.info["xmp"].decode()

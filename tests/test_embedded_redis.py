@@ -36,7 +36,7 @@ def test_it_starts_on_first_use_and_stops_at_exit(tmp_path):
     out = run_python(
         """
         import django; django.setup()
-        from colorsite import embedded_redis
+        from inference import embedded_redis
         print(embedded_redis._server is None)
         import django_rq
         conn = django_rq.get_connection("colorize")
@@ -57,7 +57,7 @@ def test_an_rq_worker_does_not_leave_an_orphan_server(tmp_path):
         """
         import django; django.setup()
         import django_rq
-        from colorsite import embedded_redis
+        from inference import embedded_redis
         queue = django_rq.get_queue("colorize")
         queue.enqueue("os.getpid")
         worker = django_rq.get_worker("colorize")
@@ -73,7 +73,7 @@ def test_a_server_left_by_a_killed_process_is_stopped_by_the_next_one(tmp_path):
     code = textwrap.dedent(
         """
         import os, sys
-        from colorsite import embedded_redis
+        from inference import embedded_redis
         server = embedded_redis.get_server(sys.argv[1])
         print(server.pid, flush=True)
         os._exit(0)  # no atexit: as if killed
@@ -85,7 +85,7 @@ def test_a_server_left_by_a_killed_process_is_stopped_by_the_next_one(tmp_path):
     run_python(
         """
         import os
-        from colorsite import embedded_redis
+        from inference import embedded_redis
         embedded_redis.get_server(os.environ["COLORSITE_VAR_DIR"])
         """,
         tmp_path,

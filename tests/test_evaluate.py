@@ -1,4 +1,4 @@
-"""mlcore.evaluate: the measures of the paper's Table 1, checked on cases computed by hand."""
+"""mlcore.evaluation: the measures of the paper's Table 1, checked on cases computed by hand."""
 import subprocess
 import sys
 
@@ -9,9 +9,12 @@ from PIL import Image
 from skimage import data
 
 from mlcore.color import rgb_to_lab
-from mlcore.evaluate import (NUM_THRESHOLDS, AccuracyHistogram, Classifier, GroundTruthBins, Photo, TopCache,
-                             colorfulness, find_photos, model_cost, photo_key, psnr, random_donors,
-                             rebalanced_pixel_weights)
+from mlcore.evaluation.classifier import Classifier
+from mlcore.evaluation.cost import model_cost
+from mlcore.evaluation.data import Photo, find_photos, random_donors
+from mlcore.evaluation.metrics import (NUM_THRESHOLDS, AccuracyHistogram, BlotchCounts, GroundTruthBins, colorfulness,
+                                       false_chroma, hue_flips, psnr)
+from mlcore.evaluation.top1 import TopCache, photo_key
 from mlcore.quantize import ab_bin_centres, nearest_bins
 
 EGYPTIAN_CAT, ESPRESSO = 285, 967  # ImageNet-1k class indices
@@ -30,7 +33,7 @@ def _integer_ab(shape, seed=0):
 
 
 def test_evaluate_imports_no_django_in_a_fresh_interpreter():
-    code = "import sys, mlcore.evaluate; print(any(m.split('.')[0] == 'django' for m in sys.modules))"
+    code = "import sys, mlcore.evaluation.evaluate, mlcore.evaluation.report; print(any(m.split('.')[0] == 'django' for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -72,16 +75,12 @@ def test_rebalancing_counts_every_colour_class_equally():
     assert hist.auc(True) == pytest.approx(50.0)
 
 
-def test_rebalanced_pixel_weights_are_inverse_to_class_frequency_and_match_the_histogram():
+def test_the_rebalanced_curve_weighs_each_pixel_inversely_to_its_class_frequency():
     rng = np.random.default_rng(1)
     gt_bins = rng.choice([3, 7, 7, 7, 7, 11, 11, 200], size=5000)
-    w = rebalanced_pixel_weights(gt_bins)
-    assert w.sum() == pytest.approx(1.0)
-    classes = np.unique(gt_bins)
-    for c in classes:
-        assert w[gt_bins == c].sum() == pytest.approx(1 / len(classes))
-        assert np.allclose(w[gt_bins == c], 1 / ((gt_bins == c).sum() * len(classes)))
-    # The histogram's rebalanced curve is the pixel-weighted share within each threshold.
+    # Each pixel's weight: 1 / (pixels of its class x classes present), so every class weighs as much.
+    counts = np.bincount(gt_bins)
+    w = 1.0 / (counts[gt_bins] * np.count_nonzero(counts))
     d = rng.uniform(0, 170, size=5000)
     ab_true = np.zeros((5000, 2))
     ab_pred = np.stack([d, np.zeros_like(d)], -1)
@@ -109,6 +108,41 @@ def test_random_donors_are_seeded_and_never_the_photo_itself():
     assert not np.array_equal(a, random_donors(500, seed=5))
     assert (a != np.arange(500)).all() and a.min() >= 0 and a.max() < 500
     assert len(set(a.tolist())) > 250  # drawn with replacement, not a fixed shift
+
+
+def _ab_at(chroma, degrees):
+    angle = np.radians(np.asarray(degrees, np.float32))
+    return np.stack([chroma * np.cos(angle), chroma * np.sin(angle)], -1).astype(np.float32)
+
+
+def test_hue_flips_count_chromatic_pixels_whose_hue_is_more_than_90_degrees_off():
+    truth = _ab_at(30, [0, 0, 0, 0, 0, 0])
+    # 89 and 91 degrees off, opposite, the same hue, too pale in the result, too pale in the truth
+    pred = _ab_at(np.array([30, 30, 30, 30, 8, 30]), [89, 91, 180, 0, 180, 180])
+    truth[5] = _ab_at(9, 0)
+    assert hue_flips(pred, truth) == (2, 4)
+
+
+def test_false_chroma_counts_neutral_pixels_the_colorization_paints():
+    truth = _ab_at(np.array([0, 4.9, 4.9, 3, 6]), 45)
+    pred = _ab_at(np.array([25, 21, 19, 0, 40]), 200)  # painted, painted, not enough, gray, truth not neutral
+    assert false_chroma(pred, truth) == (2, 4)
+
+
+def test_gray_and_the_truth_itself_score_zero_blotches():
+    truth = _integer_ab((32, 32))
+    for pred in (np.zeros_like(truth), truth):
+        counts = BlotchCounts()
+        counts.add(pred, truth)
+        assert counts.percentages() == {"hue_flips": 0.0, "false_chroma": 0.0}
+
+
+def test_blotch_percentages_pool_the_pixels_of_every_image():
+    counts = BlotchCounts()
+    counts.add(_ab_at(30, [180, 0]), _ab_at(30, [0, 0]))  # one flip in two
+    counts.add(_ab_at(30, [0, 0]), _ab_at(30, [0, 0]))    # none in two
+    counts.add(_ab_at(30, [0]), _ab_at(0, [0]))           # one neutral pixel, painted
+    assert counts.percentages() == {"hue_flips": 25.0, "false_chroma": 100.0}
 
 
 def test_colorfulness_of_hand_made_images():

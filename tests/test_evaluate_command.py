@@ -9,7 +9,7 @@ from skimage import data
 
 ROW_KEYS = {"method": str, "auc_plain": float, "auc_rebal": float, "top1": float, "params_mb": (float, type(None)),
             "feats_mb": (float, type(None)), "runtime_ms": (float, type(None)), "psnr": (float, type(None)),
-            "colorfulness": float}
+            "colorfulness": float, "hue_flips": float, "false_chroma": float}
 
 
 def _photo(rng, size=(40, 32)):
@@ -73,6 +73,9 @@ def test_it_writes_the_json_schema(evaluated):
     assert rows["gray"]["colorfulness"] < 1 < rows["ground_truth"]["colorfulness"]
     assert rows["gray"]["colorfulness_gap"] == pytest.approx(rows["gray"]["colorfulness"] - rows["ground_truth"]["colorfulness"])
     assert len(tiny["curve_plain"]) == 151
+    for baseline in ("ground_truth", "gray"):
+        assert rows[baseline]["hue_flips"] == 0 and rows[baseline]["false_chroma"] == 0
+    assert 0 < rows["random"]["hue_flips"] < 100
 
 
 def test_it_draws_the_plot(evaluated):
@@ -143,11 +146,13 @@ def test_it_refuses_bad_arguments(photos, tiny_model_path, tmp_path):
 
 
 def test_an_interrupted_run_keeps_the_classifier_answers_it_had_and_the_next_resumes(photos, tiny_model_path, tmp_path):
-    from mlcore import evaluate as ev
     from mlcore.colorizer import Colorizer
+    from mlcore.evaluation.data import find_photos
+    from mlcore.evaluation.evaluate import evaluate
+    from mlcore.evaluation.top1 import TopCache
 
     colorizers = {"tiny": Colorizer.load(tiny_model_path)}
-    usable = [p for p in ev.find_photos(photos) if "gray" not in p.rel and "broken" not in p.rel]
+    usable = [p for p in find_photos(photos) if "gray" not in p.rel and "broken" not in p.rel]
     batches = []
 
     def stop_after_two_batches(n):
@@ -156,10 +161,10 @@ def test_an_interrupted_run_keeps_the_classifier_answers_it_had_and_the_next_res
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        ev.evaluate(usable, colorizers, size=64, batch_size=2, measure_cost=False,
-                    cache=ev.TopCache(tmp_path), progress=stop_after_two_batches)
+        evaluate(usable, colorizers, size=64, batch_size=2, measure_cost=False,
+                 cache=TopCache(tmp_path), progress=stop_after_two_batches)
     # Both batches that were colorized reached the classifier and its answers were kept,
     # the second one's included, which was still being classified when the run stopped.
-    again = ev.evaluate(usable, colorizers, size=64, batch_size=2, measure_cost=False, cache=ev.TopCache(tmp_path))
+    again = evaluate(usable, colorizers, size=64, batch_size=2, measure_cost=False, cache=TopCache(tmp_path))
     assert again.settings["classified_from_cache"] == 4 * 4
     assert again.settings["classified"] == 4 * (len(usable) - 4)

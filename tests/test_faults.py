@@ -22,7 +22,7 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import connection
 
 from gallery.models import Gallery, Photo
-from inference import jobs
+from gallery import job as photo_jobs
 from tests.api_support import client_for, fresh_throttles  # noqa: F401 (fixture)
 from tests.conftest import image_bytes, run_worker, upload_file
 
@@ -218,14 +218,13 @@ def test_uploads_while_redis_is_down_are_kept_and_all_run_when_it_returns(
 
     def upload_on_site(*names):
         with django_capture_on_commit_callbacks(execute=True):
-            return client.post(f"/galleries/{gallery.pk}/upload", {"photos": [upload_file(n) for n in names]},
-                               HTTP_ACCEPT="application/json")
+            return client.post(f"/galleries/{gallery.pk}/upload", {"photos": [upload_file(n) for n in names]})
 
-    assert upload_on_site("before-outage.png").status_code == 201
+    assert upload_on_site("before-outage.png").status_code == 302
     redis_server.stop()  # and with it the job queued for that photo
 
     r = upload_on_site("during-1.png", "during-2.jpg")
-    assert r.status_code == 201, r.content
+    assert r.status_code == 302, r.content
     with django_capture_on_commit_callbacks(execute=True):
         r = api.post("/api/v1/photos/", {"image": upload_file("during-api.png")}, format="multipart")
     assert r.status_code == 202, r.content
@@ -239,9 +238,7 @@ def test_uploads_while_redis_is_down_are_kept_and_all_run_when_it_returns(
     redis_server.start()  # empty: the first photo's job is gone too
     # The sweeper re-sends a job Redis lost once it has waited this long
     # (2 minutes in production).
-    import gallery.models
-
-    monkeypatch.setattr(gallery.models, "QUEUED_RECHECK_SECONDS", 0)
+    monkeypatch.setattr(photo_jobs, "QUEUED_RECHECK_SECONDS", 0)
     run_worker()  # sweeps first, then runs what it sent
 
     for p in photos:
@@ -681,15 +678,10 @@ def test_upload_form_on_a_full_or_unwritable_disk_says_so_and_keeps_nothing(
     gallery = Gallery.default_for(owner)
     with django_capture_on_commit_callbacks(execute=True):
         r = client.post(f"/galleries/{gallery.pk}/upload", {"photos": [upload_file("a.png"), upload_file("b.png")]},
-                        HTTP_ACCEPT="application/json")
-    assert r.status_code == 503 and r["Retry-After"]
-    assert "could not be stored" in r.json()["errors"][0] and "Nothing was kept" in r.json()["errors"][0]
+                        follow=True)
+    assert r.status_code == 200 and b"could not be stored" in r.content and b"Nothing was kept" in r.content
     assert Photo.objects.count() == 0 and media_files(settings) == []
-    assert jobs.get_queue().count == 0
-    # The plain form says the same on the gallery page.
-    r = client.post(f"/galleries/{gallery.pk}/upload", {"photos": [upload_file("c.png")]}, follow=True)
-    assert r.status_code == 200 and b"could not be stored" in r.content
-    assert Photo.objects.count() == 0 and media_files(settings) == []
+    assert photo_jobs.get_queue().count == 0
 
 
 @pytest.mark.parametrize("fault", ["disk_fills_up", "unwritable_media"])
@@ -704,4 +696,4 @@ def test_api_upload_on_a_full_or_unwritable_disk_says_so_and_keeps_nothing(
     assert "could not be stored" in r.json()["detail"]
     assert r["X-Quota-Remaining"] == r["X-Quota-Limit"]  # no quota spent on it
     assert Photo.objects.count() == 0 and media_files(settings) == []
-    assert jobs.get_queue().count == 0
+    assert photo_jobs.get_queue().count == 0

@@ -66,7 +66,6 @@ def test_a_color_photo_is_processed_with_the_already_in_colour_warning(
     api_body = client_for(owner).get(f"/api/v1/photos/{photo.pk}/").json()
     assert [w["code"] for w in api_body["warnings"]] == ["already_in_colour"]
     client.force_login(owner)
-    assert [w["code"] for w in client.get(f"/photos/{photo.pk}/status.json").json()["warnings"]] == ["already_in_colour"]
     html = client.get(f"/photos/{photo.pk}/").content.decode()
     assert 'data-warning="already_in_colour"' in html and "already in color" in html
 

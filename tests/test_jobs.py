@@ -16,6 +16,7 @@ from PIL import Image
 from gallery.forms import check_image
 from gallery.models import Gallery, Photo
 from gallery.photos import create_photo
+import gallery.job
 from inference import jobs
 from tests.conftest import run_worker, upload_file
 
@@ -36,11 +37,11 @@ def queued_photo(owner, redis_conn, django_capture_on_commit_callbacks):
 def test_it_enqueues_only_after_commit(owner, redis_conn, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         photo = new_photo(owner)
-    assert jobs.get_queue().count == 0
+    assert gallery.job.get_queue().count == 0
     assert len(callbacks) == 1
     callbacks[0]()
-    assert jobs.get_queue().count == 1
-    job = jobs.get_queue().jobs[0]
+    assert gallery.job.get_queue().count == 1
+    job = gallery.job.get_queue().jobs[0]
     # RQ carries the primary key, nothing else.
     assert job.args == (photo.pk,)
     photo.refresh_from_db()
@@ -58,7 +59,7 @@ def test_a_worker_colorizes_the_photo(queued_photo, tiny_model):
         result = Image.open(f)
         result.load()
     assert result.size == (80, 60) and result.mode == "RGB"
-    from mlcore.colorizer import Prediction
+    from mlcore.render import Prediction
 
     with default_storage.open(photo.prediction.name) as f:
         assert Prediction.from_bytes(f.read()) is not None
@@ -76,8 +77,8 @@ def test_a_photo_is_claimed_once(queued_photo, tiny_model):
 
 
 def test_a_duplicate_delivery_colorizes_once(queued_photo, tiny_model, django_capture_on_commit_callbacks):
-    jobs.enqueue(queued_photo.pk)  # e.g. the sweeper re-sent it
-    assert jobs.get_queue().count == 2
+    Photo.enqueue(queued_photo.pk)  # e.g. the sweeper re-sent it
+    assert gallery.job.get_queue().count == 2
     run_worker()
     photo = Photo.objects.get(pk=queued_photo.pk)
     assert photo.status == Photo.DONE and photo.attempts == 1 and photo.render_count == 1
@@ -125,8 +126,8 @@ def test_a_rerender_is_a_job_that_changes_colours_without_the_network(
     old_result = photo.result.name
     with django_capture_on_commit_callbacks(execute=True):
         photo.request_render(vividness=90)
-    (job,) = jobs.get_queue(jobs.RENDER_QUEUE_NAME).jobs
-    assert job.args == (photo.pk,) and jobs.get_queue().count == 0  # the light queue, by primary key
+    (job,) = gallery.job.get_queue(gallery.job.RENDER_QUEUE_NAME).jobs
+    assert job.args == (photo.pk,) and gallery.job.get_queue().count == 0  # the light queue, by primary key
     photo.refresh_from_db()
     assert photo.is_rendering and photo.vividness == 50 and photo.render_count == 1
     run_worker()
@@ -147,7 +148,7 @@ def test_a_rerender_asked_again_meanwhile_is_done_once_at_the_last_setting(
     with django_capture_on_commit_callbacks(execute=True):
         photo.request_render(vividness=10)
         photo.request_render(vividness=70)
-    assert jobs.get_queue(jobs.RENDER_QUEUE_NAME).count == 2
+    assert gallery.job.get_queue(gallery.job.RENDER_QUEUE_NAME).count == 2
     run_worker()
     photo.refresh_from_db()
     # The first job renders the last request; the second finds nothing asked.
@@ -159,9 +160,9 @@ def test_a_lost_rerender_is_sent_again_by_the_sweeper(queued_photo, tiny_model):
     run_worker()
     photo = Photo.objects.get(pk=queued_photo.pk)
     photo.request_render(vividness=80)  # its on-commit enqueue never runs: as if Redis was down
-    assert jobs.sweep()["renders"] == 0  # too recent to call lost
+    assert Photo.sweep()["renders"] == 0  # too recent to call lost
     later = timezone.now() + timedelta(minutes=5)
-    assert jobs.sweep(now=later) == {"requeued": 0, "failed": 0, "enqueued": 0, "renders": 1}
+    assert Photo.sweep(now=later) == {"requeued": 0, "failed": 0, "enqueued": 0, "renders": 1}
     run_worker()
     photo.refresh_from_db()
     assert photo.vividness == 80 and not photo.is_rendering
@@ -174,7 +175,7 @@ def test_upload_with_redis_down_keeps_the_photo(owner, redis_conn, monkeypatch, 
         def enqueue(self, *args, **kwargs):
             raise redis.exceptions.ConnectionError("Connection refused")
 
-    monkeypatch.setattr(jobs, "get_queue", lambda: DownQueue())
+    monkeypatch.setattr(gallery.job, "get_queue", lambda: DownQueue())
     with django_capture_on_commit_callbacks(execute=True):
         photo = new_photo(owner)
     photo.refresh_from_db()
@@ -227,7 +228,7 @@ def test_a_running_job_refreshes_its_heartbeat_until_it_ends(settings):
             return True
 
     photo = Running()
-    with jobs.heartbeat(photo):
+    with gallery.job.heartbeat(photo):
         time.sleep(0.5)
     beats = photo.beats
     assert beats >= 3
@@ -240,8 +241,8 @@ def test_a_job_over_its_time_limit_fails_with_that_reason(queued_photo, tiny_mod
 
     # The limit is set when the job is sent: send it again with a 1 s limit.
     settings.COLORIZE_JOB_TIMEOUT = 1
-    jobs.get_queue().empty()
-    jobs.enqueue(queued_photo.pk)
+    gallery.job.get_queue().empty()
+    Photo.enqueue(queued_photo.pk)
     monkeypatch.setattr(Photo, "colorize", lambda photo, colorizer: time.sleep(30))
     started = time.monotonic()
     run_worker()

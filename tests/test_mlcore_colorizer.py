@@ -8,8 +8,9 @@ from skimage import data
 
 from mlcore.checkpoint import ModelFileError
 from mlcore.color import rgb_to_lab
-from mlcore.colorizer import Colorizer, Prediction, lightness_of
+from mlcore.colorizer import Colorizer
 from mlcore.imageio import load_image
+from mlcore.render import Prediction, lightness, render
 from mlcore.testing import make_tiny_model
 
 
@@ -26,9 +27,8 @@ def test_output_has_the_inputs_full_resolution_and_its_lightness(colorizer):
     gray = _gray((517, 333))
     out = colorizer.colorize(gray)
     assert out.size == (517, 333) and out.mode == "RGB"
-    lightness, _ = lightness_of(gray)
     out_l = rgb_to_lab(np.asarray(out))[..., 0]
-    assert np.abs(out_l - lightness).mean() < 1.0  # only gamut clipping moves L
+    assert np.abs(out_l - lightness(np.asarray(gray))).mean() < 1.0  # only gamut clipping moves L
 
 
 def test_colour_input_is_colorized_from_its_lightness(colorizer):
@@ -88,8 +88,9 @@ def test_prediction_round_trips_and_rerenders_at_another_temperature(colorizer):
     gray = _gray()
     pred = colorizer.predict(gray)
     again = Prediction.from_bytes(pred.to_bytes())
-    assert np.array_equal(np.asarray(colorizer.render(again, gray, 0.38)), np.asarray(colorizer.render(pred, gray, 0.38)))
-    cool, vivid = colorizer.render(pred, gray, 1.0), colorizer.render(pred, gray, 0.05)
+    assert np.array_equal(np.asarray(render(again, gray, temperature=0.38)),
+                          np.asarray(render(pred, gray, temperature=0.38)))
+    cool, vivid = render(pred, gray, temperature=1.0), render(pred, gray, temperature=0.05)
     chroma = [np.hypot(*rgb_to_lab(np.asarray(im))[..., 1:].transpose(2, 0, 1)).mean() for im in (cool, vivid)]
     assert chroma[1] > chroma[0]  # colder temperature, more vivid colour
 
@@ -104,7 +105,7 @@ def test_l2_models_decode_without_temperature(tmp_path):
     gray = _gray()
     pred = c.predict(gray)
     assert pred.ab is not None and pred.indices is None
-    assert c.render(pred, gray, 0.1).size == gray.size
+    assert render(pred, gray, temperature=0.1).size == gray.size
 
 
 def test_a_missing_or_corrupt_model_file_is_reported_clearly(tmp_path):
@@ -140,7 +141,7 @@ def test_inference_defaults_are_stored_in_the_model_file(tmp_path):
 
 
 def test_a_big_jpeg_about_to_be_shrunk_decodes_at_a_reduced_scale_with_the_same_result(tmp_path):
-    from mlcore.dataset import load_colour_photo
+    from mlcore.imageio import load_colour_photo
 
     path = tmp_path / "camera.jpg"
     Image.fromarray(data.astronaut()).resize((2048, 1536), Image.Resampling.BICUBIC).save(path, quality=92)
@@ -159,10 +160,10 @@ def test_tiled_rendering_equals_rendering_the_photo_in_one_piece(colorizer, monk
 
     photo = _gray((517, 333)).convert("RGBA")
     prediction = colorizer.predict(photo)
-    whole = np.asarray(colorizer.render(prediction, photo))
+    whole = np.asarray(render(prediction, photo))
     monkeypatch.setattr(render_module, "TILE_PIXELS", 1000)  # one row of 517 pixels a tile
     assert len(list(render_module._tiles(517, 333))) > 100
-    assert np.array_equal(np.asarray(colorizer.render(prediction, photo)), whole)
+    assert np.array_equal(np.asarray(render(prediction, photo)), whole)
 
 
 def test_upsampling_a_tile_agrees_with_torch_resizing_the_whole_prediction():

@@ -113,7 +113,7 @@ def test_rebalancing_weights_are_stored_with_the_model(prepared, tmp_path):
     out = tmp_path / "m.pt"
     call_command("train_colorizer", "--data", str(prepared), "--out", str(out), "--epochs", "1", *TINY, verbosity=0)
     ckpt = read_checkpoint(out)
-    from mlcore.rebalance import smooth_distribution
+    from mlcore.training.rebalance import smooth_distribution
     smoothed = smooth_distribution(ckpt["prior"].double().numpy(), ckpt["centres"].numpy())
     assert np.isclose((smoothed * ckpt["bin_weights"].double().numpy()).sum(), 1.0, atol=1e-3)
 
@@ -236,7 +236,7 @@ def test_lite1ctx_caches_its_own_encoders_features_and_colorizes(prepared, tmp_p
 
 
 def test_mirrored_batches_take_the_features_of_the_mirrored_photo():
-    from mlcore.train import Batches
+    from mlcore.training.train import Batches
 
     class Arrays:
         L = np.arange(2 * 4 * 4, dtype=np.float16).reshape(2, 1, 4, 4)

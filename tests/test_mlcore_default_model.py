@@ -5,7 +5,8 @@ from PIL import Image
 from skimage import data
 
 from mlcore.color import rgb_to_lab
-from mlcore.colorizer import DEFAULT_MODEL_PATH, Colorizer
+from mlcore.colorizer import Colorizer
+from mlcore.paths import DEFAULT_MODEL_PATH
 
 
 def _colorized_lab(photo):
@@ -55,8 +56,8 @@ REAL_PHOTOS = {
 
 
 def _accuracy(lab, truth):
-    """Plain AuC (%) of one photo's ab against the truth, thresholds 0..150 (mlcore.evaluate)."""
-    from mlcore.evaluate import AccuracyHistogram, GroundTruthBins
+    """Plain AuC (%) of one photo's ab against the truth, thresholds 0..150 (mlcore.evaluation.metrics)."""
+    from mlcore.evaluation.metrics import AccuracyHistogram, GroundTruthBins
 
     bins = GroundTruthBins()
     hist = AccuracyHistogram(len(bins))

@@ -4,9 +4,10 @@ import torch
 from torch import nn
 
 from mlcore.checkpoint import load_model
-from mlcore.colorizer import DEFAULT_MODEL_PATH, Colorizer
+from mlcore.colorizer import Colorizer
 from mlcore.fusion import fold_batchnorm
-from mlcore.networks import Lite0Encoder
+from mlcore.networks import LiteEncoder
+from mlcore.paths import DEFAULT_MODEL_PATH
 
 
 def _randomise_statistics(net):
@@ -42,7 +43,7 @@ def test_a_batchnorm_not_right_after_a_convolution_stays():
 
 
 def test_the_efficientnet_blocks_fold_with_their_same_padding():
-    encoder = _randomise_statistics(Lite0Encoder(pretrained=False)).eval()
+    encoder = _randomise_statistics(LiteEncoder(pretrained=False)).eval()
     lightness = torch.rand(2, 1, 64, 64) * 100
     expected = encoder(lightness)
     fold_batchnorm(encoder)

@@ -6,7 +6,8 @@ from PIL import Image
 from skimage import data
 
 from mlcore.color import rgb_to_lab
-from mlcore.colorizer import DEFAULT_MODEL_PATH, Colorizer
+from mlcore.colorizer import Colorizer
+from mlcore.paths import DEFAULT_MODEL_PATH
 from mlcore.render import DEFAULT_VIVIDNESS, Prediction, render
 
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL_PATH.exists(), reason="the shipped model is not there")

@@ -29,14 +29,14 @@ def without_csrf(html):
 
 def photo_urls(p):
     return [
-        f"/photos/{p.pk}/", f"/photos/{p.pk}/status.json", f"/photos/{p.pk}/original",
+        f"/photos/{p.pk}/", f"/photos/{p.pk}/original",
         f"/photos/{p.pk}/download", f"/photos/{p.pk}/download?format=jpeg&quality=80",
         f"/photos/{p.pk}/before.jpg", f"/photos/{p.pk}/after.jpg", f"/photos/{p.pk}/thumbnail.jpg",
     ]
 
 
 def post_urls(p):
-    return [f"/photos/{p.pk}/render", f"/photos/{p.pk}/retry", f"/photos/{p.pk}/delete", f"/photos/{p.pk}/share"]
+    return [f"/photos/{p.pk}/retry", f"/photos/{p.pk}/delete", f"/photos/{p.pk}/share"]
 
 
 def test_the_owner_can_open_everything(client, owner, done_photo):
@@ -105,28 +105,11 @@ def test_the_original_downloads_byte_for_byte(client, owner, done_photo):
     assert r["Content-Disposition"] == 'attachment; filename="Grandpa 1931.png"'
 
 
-def test_vividness_rerenders(client, owner, done_photo, django_capture_on_commit_callbacks):
-    client.force_login(owner)
-    with django_capture_on_commit_callbacks(execute=True):
-        r = client.post(f"/photos/{done_photo.pk}/render", {"vividness": "100"})
-    assert r.status_code == 202
-    assert r.json()["rendering"] is True and r.json()["vividness"] == 50
-    run_worker()
-    data = client.get(f"/photos/{done_photo.pk}/status.json").json()
-    assert data["rendering"] is False and data["vividness"] == 100 and data["render_error"] == ""
-    assert data["after"].endswith("?v=2")
-    assert client.get(data["after"]).status_code == 200
-    assert client.post(f"/photos/{done_photo.pk}/render", {"vividness": "lots"}).status_code == 400
-    assert client.post(f"/photos/{done_photo.pk}/render", {"vividness": "101"}).status_code == 400
-
-
 def test_a_queued_photo_has_no_result_yet(client, owner, redis_conn):
     photo = new_photo(owner)
     client.force_login(owner)
     assert client.get(f"/photos/{photo.pk}/download").status_code == 404
     assert client.get(f"/photos/{photo.pk}/after.jpg").status_code == 404
-    assert client.post(f"/photos/{photo.pk}/render", {"vividness": "50"}).status_code == 409
-    assert client.get(f"/photos/{photo.pk}/status.json").json()["status"] == "queued"
 
 
 def test_retry_queues_a_failed_photo(client, owner, redis_conn, django_capture_on_commit_callbacks):
@@ -185,13 +168,29 @@ def test_a_made_up_token_is_a_404(client, db):
 def test_files_can_be_handed_to_nginx(client, owner, done_photo, settings):
     settings.SENDFILE_MODE = "nginx"
     client.force_login(owner)
-    # The stored result as it is: for an owner who keeps all metadata (by default, the
-    # download's metadata is rewritten on the way out, gallery/provenance.py).
-    client.post("/accounts/", {"keep_photo_metadata": "on"})
+    # The stored result carries what the owner's downloads carry by default: served as it is.
     r = client.get(f"/photos/{done_photo.pk}/download")
     assert r["X-Accel-Redirect"] == "/protected/" + done_photo.result.name
     assert r["Content-Disposition"] == 'attachment; filename="Grandpa 1931-color.png"'
     assert r.content == b""
+
+
+def test_a_share_links_download_is_handed_to_nginx_too(client, owner, done_photo, settings):
+    settings.SENDFILE_MODE = "nginx"
+    done_photo.share()
+    r = client.get(f"/s/{done_photo.share_token}/download")
+    assert r["X-Accel-Redirect"] == "/protected/" + done_photo.result.name
+    assert r["Content-Disposition"] == 'attachment; filename="colorized-photo.png"'
+
+
+def test_an_owner_who_keeps_all_metadata_gets_it_streamed_not_handed_off(client, owner, done_photo, settings):
+    # Their downloads say more than the stored file: its metadata is rewritten on the way out.
+    settings.SENDFILE_MODE = "nginx"
+    client.force_login(owner)
+    client.post("/accounts/", {"keep_photo_metadata": "on"})
+    r = client.get(f"/photos/{done_photo.pk}/download")
+    assert "X-Accel-Redirect" not in r and r.streaming
+    assert Image.open(io.BytesIO(b"".join(r.streaming_content))).info["colorsite:source"] == "Grandpa 1931.png"
 
 
 def shared(client, owner, photo):

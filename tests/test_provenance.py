@@ -3,15 +3,25 @@ XMP), by which model and how, and keeps the original's camera and date; the
 photo page and the API's status say the same."""
 
 import io
+from datetime import datetime, timezone
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from gallery.forms import check_image
 from gallery.models import Gallery, Photo
 from gallery.photos import create_photo
-from gallery.provenance import DIGITAL_SOURCE_TYPE, XMP_KEY
+from gallery.provenance import carried, describe
+from mlcore.provenance import (
+    DIGITAL_SOURCE_TYPE,
+    XMP_KEY,
+    carries_only_shareable,
+    make_facts,
+    save_result,
+    shareable_exif,
+)
 from tests.api_support import client_for, fresh_throttles  # noqa: F401
 from tests.conftest import run_worker
 
@@ -93,6 +103,13 @@ def test_a_re_render_at_another_vividness_says_so_in_the_file(client, owner, don
     assert png.getexif()[MAKE] == "Leica"
 
 
+def test_a_share_links_jpeg_download_says_how_it_was_made(client, done_photo):
+    done_photo.share()
+    jpeg = Image.open(io.BytesIO(client.get(f"/s/{done_photo.share_token}/download?format=jpeg").content))
+    assert jpeg.getexif()[SOFTWARE] == "colorsite"
+    assert done_photo.model_version in jpeg.info["xmp"].decode()
+
+
 # -- what downloads carry of the original's metadata (issue 25, item 1) ------------------------
 
 GPS_IFD, ARTIST, COPYRIGHT, IMAGE_DESCRIPTION = 0x8825, 0x013B, 0x8298, 0x010E
@@ -146,8 +163,6 @@ def assert_only_the_shareable_part(response):
 
 
 def test_shareable_exif_keeps_only_the_date_the_camera_and_the_orientation():
-    from gallery.provenance import shareable_exif
-
     original = Image.open(private_jpeg()).getexif()
     kept = shareable_exif(original)
     assert dict(kept) == {MAKE: "Leica", MODEL: "IIIf", ORIENTATION: 6}
@@ -233,3 +248,54 @@ def test_the_share_dialog_says_what_the_links_downloads_keep(client, owner, priv
     private_photo.share()
     html = client.get(f"/photos/{private_photo.pk}/").content.decode()
     assert 'id="share-metadata"' in html and "never the place (GPS)" in html
+
+
+def test_the_stored_result_itself_carries_only_the_shareable_part(private_photo):
+    with default_storage.open(private_photo.result.name, "rb") as f:
+        stored = Image.open(io.BytesIO(f.read()))
+    assert carries_only_shareable(stored) and "colorsite:source" not in stored.info
+    assert stored.getexif()[MAKE] == "Leica" and not stored.getexif().get_ifd(GPS_IFD)
+
+
+def test_a_result_stored_with_everything_is_rewritten_before_a_share_link_serves_it(client, private_photo, settings):
+    # As results were stored before they kept only the shareable part.
+    settings.SENDFILE_MODE = "nginx"
+    facts = describe(private_photo)
+    everything = io.BytesIO()
+    save_result(Image.new("RGB", (60, 80)), everything, "png", *carried(private_photo, facts, everything=True))
+    with default_storage.open(private_photo.result.name, "wb") as f:
+        f.write(everything.getvalue())
+    private_photo.share()
+    response = client.get(f"/s/{private_photo.share_token}/download")
+    assert "X-Accel-Redirect" not in response
+    assert_only_the_shareable_part(response)
+
+
+def test_the_shareable_check_sees_a_file_name_gps_or_a_serial_number():
+    facts = make_facts("v1", 50, None, datetime.now(timezone.utc), None)
+    original = Image.open(private_jpeg()).getexif()
+
+    def written(facts, exif):
+        buf = io.BytesIO()
+        save_result(Image.new("RGB", (4, 4)), buf, "png", facts, exif)
+        return Image.open(io.BytesIO(buf.getvalue()))
+
+    assert carries_only_shareable(written(facts, shareable_exif(original)))
+    assert not carries_only_shareable(written({**facts, "source": PRIVATE_NAME}, shareable_exif(original)))
+    assert not carries_only_shareable(written(facts, original))
+    serial_only = shareable_exif(original)
+    serial_only.get_ifd(EXIF_IFD)[BODY_SERIAL] = "SN-4417"
+    assert not carries_only_shareable(written(facts, serial_only))
+
+
+def test_the_writer_keeps_the_shareable_part_of_an_exif_too_large_for_a_jpeg():
+    # `manage.py colorize --format jpeg` too: the writer itself never fails on it.
+    original = Image.open(private_jpeg()).getexif()
+    original.get_ifd(EXIF_IFD)[USER_COMMENT] = "x" * 70_000  # more than any JPEG holds
+    facts = make_facts("v1", 50, None, datetime.now(timezone.utc), PRIVATE_NAME)
+    out = io.BytesIO()
+    save_result(Image.new("RGB", (8, 8)), out, "jpeg", facts, original)
+    exif = Image.open(io.BytesIO(out.getvalue())).getexif()
+    assert exif[MAKE] == "Leica" and exif[SOFTWARE] == "colorsite" and ARTIST not in exif
+    assert original[ARTIST] == "Jean Dupont" and original[ORIENTATION] == 6  # the caller's is not changed
+

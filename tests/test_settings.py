@@ -21,7 +21,7 @@ def load_settings(**env):
         "import colorsite.settings as s; "
         "print(s.DATABASES['default']['ENGINE']); "
         "print(dict.get(s.RQ_QUEUES['colorize'], 'URL')); "
-        "from colorsite import embedded_redis; print(embedded_redis._server is None); "
+        "from inference import embedded_redis; print(embedded_redis._server is None); "
         "print(s.CACHES['default']['BACKEND'] if hasattr(s, 'CACHES') else 'locmem default', "
         "s.CACHES['default'].get('LOCATION') if hasattr(s, 'CACHES') else '')"
     )

@@ -216,7 +216,7 @@ def test_a_sepia_toned_print_is_never_the_real_half_of_a_pair(photos, tiny_model
 
 
 def test_held_out_takes_exactly_the_test_split_prepare_dataset_would_make(tmp_path, tiny_model, db):
-    from mlcore.dataset import prepare_dataset, read_manifest
+    from mlcore.training.dataset import prepare_dataset, read_manifest
     from study.management.commands.study_add import SHIPPED_POOL
 
     sources = tmp_path / "sources"

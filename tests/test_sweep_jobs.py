@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from gallery.models import Photo
-from inference import jobs
+import gallery.job
 from tests.conftest import run_worker
 from tests.test_jobs import new_photo
 
@@ -90,7 +90,7 @@ def test_a_job_without_heartbeats_is_lost_only_after_its_time_limit_and_the_grac
 ):
     # A job whose heartbeat keeps going but that never ends is lost too, once its time limit
     # and the grace period for RQ to record the timeout have passed.
-    from gallery.models import STALE_GRACE_SECONDS
+    from gallery.job import STALE_GRACE_SECONDS
 
     settings.COLORIZE_JOB_TIMEOUT, settings.COLORIZE_HEARTBEAT_SECONDS = 100, 10
     run_for(photo, started=100 + STALE_GRACE_SECONDS + past_grace, heartbeat=1)
@@ -98,22 +98,22 @@ def test_a_job_without_heartbeats_is_lost_only_after_its_time_limit_and_the_grac
 
 
 def test_it_sends_a_job_that_never_reached_redis(photo, tiny_model):
-    assert photo.enqueued_at is None and jobs.get_queue().count == 0
+    assert photo.enqueued_at is None and gallery.job.get_queue().count == 0
     out = sweep_command()
     assert "sent 1 queued job(s)" in out
-    assert jobs.get_queue().count == 1
+    assert gallery.job.get_queue().count == 1
     run_worker()
     photo.refresh_from_db()
     assert photo.status == Photo.DONE
 
 
 def test_it_resends_a_job_that_redis_lost(photo, redis_conn):
-    jobs.enqueue(photo.pk)
+    Photo.enqueue(photo.pk)
     Photo.objects.filter(pk=photo.pk).update(enqueued_at=timezone.now() - timedelta(hours=1))
     assert "sent 0" in sweep_command()  # still in the queue: left alone
     redis_conn.flushdb()  # Redis restarted without its data
     assert "sent 1" in sweep_command()
-    assert jobs.get_queue().count == 1
+    assert gallery.job.get_queue().count == 1
 
 
 def test_dry_run_changes_nothing(photo):
@@ -129,4 +129,4 @@ def test_the_worker_sweeps_during_maintenance(photo, tiny_model):
     worker = run_worker()  # runs maintenance on start, then the requeued job
     photo.refresh_from_db()
     assert photo.status == Photo.DONE
-    assert worker.maintenance_interval == jobs.settings.SWEEP_INTERVAL
+    assert worker.maintenance_interval == gallery.job.settings.SWEEP_INTERVAL

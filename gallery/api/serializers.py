@@ -44,6 +44,8 @@ class TemperatureField(serializers.FloatField):
 
 
 def vividness_field(**kwargs):
+    """Vividness is a whole number everywhere on the web (the slider steps by one, the row
+    stores an integer): validated here, once, for every client, the site's pages included."""
     return serializers.IntegerField(min_value=MIN_VIVIDNESS, max_value=MAX_VIVIDNESS, help_text=VIVIDNESS_HELP,
                                     **kwargs)
 
@@ -113,6 +115,19 @@ class PhotoSerializer(serializers.ModelSerializer):
     provenance = serializers.SerializerMethodField(
         help_text="How the result was made, as its file's metadata says; null until done."
     )
+    title = serializers.CharField(read_only=True, help_text="The photo's name as shown: its file name without extension.")
+    status_label = serializers.CharField(
+        read_only=True, help_text="The status in words, as the site shows it (e.g. \"Queued, will start when the "
+        "queue is back\")."
+    )
+    render_error = serializers.SerializerMethodField(help_text="Why the last re-render failed; null otherwise.")
+    page_url = serializers.SerializerMethodField(help_text="The photo's page on the site.")
+    thumbnail_url = serializers.SerializerMethodField(
+        help_text="A small JPEG (at most 480 px): gray until colorized, then in color. Its URL changes with each result."
+    )
+    preview_url = serializers.SerializerMethodField(
+        help_text="The result as a JPEG at screen size (at most 2048 px); null until done. Its URL changes with each result."
+    )
 
     class Meta:
         model = Photo
@@ -120,6 +135,7 @@ class PhotoSerializer(serializers.ModelSerializer):
             "id", "gallery", "status", "error", "width", "height", "vividness", "temperature", "rendering",
             "model_version",
             "created_at", "finished_at", "original_url", "result_url", "warnings", "provenance",
+            "title", "status_label", "render_error", "page_url", "thumbnail_url", "preview_url",
         ]
 
     @extend_schema_field(serializers.CharField(allow_null=True))
@@ -134,8 +150,12 @@ class PhotoSerializer(serializers.ModelSerializer):
     def get_provenance(self, photo):
         return photo.provenance if photo.status == Photo.DONE else None
 
-    def _url(self, name, photo):
-        path = reverse(name, args=[photo.pk])
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_render_error(self, photo):
+        return photo.render_error or None
+
+    def _url(self, name, photo, query=""):
+        path = reverse(name, args=[photo.pk]) + query
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
 
@@ -149,11 +169,34 @@ class PhotoSerializer(serializers.ModelSerializer):
             return None
         return self._url("api-photo-result", photo)
 
+    @extend_schema_field(serializers.URLField())
+    def get_page_url(self, photo):
+        return self._url("photo", photo)
+
+    @extend_schema_field(serializers.URLField())
+    def get_thumbnail_url(self, photo):
+        return self._url("api-photo-thumbnail", photo, f"?v={photo.render_count}")
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_preview_url(self, photo):
+        if photo.status != Photo.DONE:
+            return None
+        return self._url("api-photo-preview", photo, f"?v={photo.render_count}")
+
 
 # -- requests -----------------------------------------------------------------
 
 
-class PhotoCreateSerializer(serializers.Serializer):
+class DecodeSettingsSerializer(serializers.Serializer):
+    """How a photo's colors are decoded, for an upload and for a re-render alike: each value
+    is validated here once, for every client. (The coming colour hints, a list of
+    {x, y, color}, join these.)"""
+
+    vividness = vividness_field(required=False)
+    temperature = TemperatureField(required=False)
+
+
+class PhotoCreateSerializer(DecodeSettingsSerializer):
     image = serializers.FileField(
         help_text="The photo: JPEG, PNG, WEBP, BMP or TIFF, at most "
         f"{settings.UPLOAD_MAX_BYTES // 2**20} MB and {settings.UPLOAD_MAX_PIXELS / 1e6:.0f} megapixels."
@@ -161,8 +204,6 @@ class PhotoCreateSerializer(serializers.Serializer):
     gallery = serializers.IntegerField(
         required=False, help_text="One of your galleries' ids; your default gallery when left out."
     )
-    vividness = vividness_field(required=False)
-    temperature = TemperatureField(required=False)
 
     def validate_image(self, upload):
         # The site's own check (gallery.forms.check_image): same formats,
@@ -181,10 +222,7 @@ class PhotoFilterSerializer(serializers.Serializer):
     )
 
 
-class RerenderSerializer(serializers.Serializer):
-    vividness = vividness_field(required=False)
-    temperature = TemperatureField(required=False)
-
+class RerenderSerializer(DecodeSettingsSerializer):
     def validate(self, data):
         if not data:
             raise serializers.ValidationError("Give a vividness (0 to 100), a temperature, or both.")
@@ -192,10 +230,17 @@ class RerenderSerializer(serializers.Serializer):
 
 
 class ResultQuerySerializer(serializers.Serializer):
-    format = serializers.ChoiceField(choices=["png", "jpeg"], default="png", help_text="png (lossless) or jpeg.")
+    """A result download's query: the API's, the site's and a share link's."""
+
+    format = serializers.ChoiceField(
+        choices=["png", "jpeg", "jpg"], default="png", help_text="png (lossless) or jpeg (jpg means the same)."
+    )
     quality = serializers.IntegerField(
         min_value=1, max_value=100, default=JPEG_QUALITY_DEFAULT, help_text="JPEG quality, 1 to 100 (jpeg only)."
     )
+
+    def validate_format(self, value):
+        return "jpeg" if value == "jpg" else value
 
 
 class TokenLoginSerializer(serializers.Serializer):

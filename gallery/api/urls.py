@@ -1,11 +1,10 @@
-"""URLs of the API (under /api/) and of the API keys page (under
-/accounts/api-keys/); both included from colorsite/urls.py."""
+"""URLs of the API, under /api/ (included from colorsite/urls.py)."""
 
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from gallery.api import pages, views
+from gallery.api import views
 
 router = SimpleRouter()
 router.register("galleries", views.GalleryViewSet, basename="api-gallery")
@@ -23,9 +22,4 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     # Last: anything else under /api/ is a JSON 404, not the site's HTML page.
     re_path(r"^", views.not_found),
-]
-
-key_pages = [
-    path("", pages.api_keys, name="api-keys"),
-    path("<int:pk>/revoke", pages.api_key_revoke, name="api-key-revoke"),
 ]

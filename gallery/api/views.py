@@ -59,6 +59,7 @@ from gallery.photos import (
     CONTENT_TYPES,
     PhotoNotStored,
     create_photos,
+    display_response,
     original_response,
     result_response,
     uncertainty_response,
@@ -453,6 +454,39 @@ class PhotoViewSet(
         photo = self.get_object()
         try:
             return uncertainty_response(photo)
+        except NotColorized:
+            return not_colorized(photo)
+
+    @extend_schema(
+        summary="A small JPEG of the photo, for lists",
+        description="At most 480 px on its longer side: gray until the photo is colorized, then in color. "
+        "Use the photo's `thumbnail_url`, which changes with each result.",
+        parameters=[PHOTO_ID],
+        responses={(200, "image/jpeg"): OpenApiResponse(BINARY, description="The thumbnail."),
+                   401: NOT_AUTHENTICATED, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["get"], url_path="thumbnail", url_name="thumbnail",
+            content_negotiation_class=FileNegotiation)
+    def thumbnail(self, request, pk=None):
+        return display_response(self.get_object(), "thumbnail")
+
+    @extend_schema(
+        summary="The colorized photo as a JPEG at screen size",
+        description="At most 2048 px on its longer side, for showing; download `result_url` for the full "
+        "resolution. Use the photo's `preview_url`, which changes with each result.",
+        parameters=[PHOTO_ID],
+        responses={
+            (200, "image/jpeg"): OpenApiResponse(BINARY, description="The preview."),
+            401: NOT_AUTHENTICATED, 404: NOT_FOUND,
+            409: OpenApiResponse(ErrorSerializer, description="Not colorized (yet): see the photo's status."),
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="preview", url_name="preview",
+            content_negotiation_class=FileNegotiation)
+    def preview(self, request, pk=None):
+        photo = self.get_object()
+        try:
+            return display_response(photo, "after")
         except NotColorized:
             return not_colorized(photo)
 

@@ -1,5 +1,7 @@
 // Gallery page: drag-and-drop / picker uploads (one request per photo, so
 // each shows its own progress and error) and live status of every photo.
+// It talks to the REST API (/api/v1/) with the browser's session, as any
+// other client does; the quota note follows the answers' X-Quota headers.
 (function () {
   "use strict";
   var form = document.getElementById("upload-form");
@@ -9,8 +11,14 @@
   var errors = document.getElementById("upload-errors");
   var emptyNote = document.getElementById("empty-note");
   var csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+  var photosUrl = form.dataset.photosUrl;
+  var galleryId = form.dataset.gallery;
+  var quotaRemaining = document.getElementById("quota-remaining");
+  var quotaLimit = document.getElementById("quota-limit");
   var pollTimer = null;
   var POLL_MS = 1500;
+  // The most photos one status request lists (the API's largest page).
+  var PAGE_SIZE = 100;
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -24,15 +32,15 @@
     li.dataset.photoId = photo.id;
     li.dataset.status = photo.status;
     var a = el("a");
-    a.href = photo.url;
+    a.href = photo.page_url;
     var img = el("img");
-    img.src = photo.thumbnail;
-    img.alt = photo.name || "Photo";
+    img.src = photo.thumbnail_url;
+    img.alt = photo.title || "Photo";
     img.width = 240; img.height = 180;
     a.appendChild(img);
-    a.appendChild(el("span", "photo-name", photo.name || ""));
+    a.appendChild(el("span", "photo-name", photo.title || ""));
     li.appendChild(a);
-    var badge = el("span", "badge status-" + photo.status, photo.label);
+    var badge = el("span", "badge status-" + photo.status, photo.status_label);
     badge.setAttribute("role", "status");
     li.appendChild(badge);
     return li;
@@ -42,27 +50,63 @@
     var li = grid.querySelector('[data-photo-id="' + photo.id + '"]');
     if (!li) return;
     if (li.dataset.status === photo.status) {
-      li.querySelector(".badge").textContent = photo.label;
+      li.querySelector(".badge").textContent = photo.status_label;
       return;
     }
     li.dataset.status = photo.status;
     var badge = li.querySelector(".badge");
     badge.className = "badge status-" + photo.status;
-    badge.textContent = photo.label;
+    badge.textContent = photo.status_label;
     if (photo.error) badge.title = photo.error;
-    li.querySelector("img").src = photo.thumbnail;
+    li.querySelector("img").src = photo.thumbnail_url;
   }
 
-  function pending() {
-    return grid.querySelector('[data-status="queued"], [data-status="running"]');
+  function pendingIds() {
+    return Array.prototype.map.call(
+      grid.querySelectorAll('[data-status="queued"], [data-status="running"]'),
+      function (li) { return li.dataset.photoId; });
+  }
+
+  function getJson(url) {
+    return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); });
+  }
+
+  // The gallery's photos, newest first, page by page until every pending one has been seen
+  // (they are nearly always on the first page).
+  function fetchPending(url, waiting) {
+    return getJson(url).then(function (page) {
+      page.results.forEach(function (p) { update(p); delete waiting[p.id]; });
+      if (page.next && Object.keys(waiting).length) return fetchPending(page.next, waiting);
+    });
+  }
+
+  function showQuota(xhr) {
+    var remaining = xhr.getResponseHeader("X-Quota-Remaining");
+    var limit = xhr.getResponseHeader("X-Quota-Limit");
+    if (remaining !== null && quotaRemaining) quotaRemaining.textContent = remaining;
+    if (limit !== null && quotaLimit) quotaLimit.textContent = limit;
+  }
+
+  // The API's error body in sentences: {"detail": ...} or lists of messages per field.
+  function messagesOf(body) {
+    if (!body || typeof body !== "object") return [];
+    if (body.detail) return [body.detail];
+    var out = [];
+    Object.keys(body).forEach(function (field) {
+      if (Array.isArray(body[field])) out = out.concat(body[field]);
+    });
+    return out;
   }
 
   function poll() {
     clearTimeout(pollTimer);
-    if (!pending()) return;
-    fetch(form.dataset.statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
-      .then(function (data) { data.photos.forEach(update); })
+    var ids = pendingIds();
+    if (!ids.length) return;
+    var waiting = {};
+    ids.forEach(function (id) { waiting[id] = true; });
+    var query = new URLSearchParams({ gallery: galleryId, page_size: PAGE_SIZE });
+    fetchPending(photosUrl + "?" + query, waiting)
       .catch(function () { /* try again on the next tick */ })
       .then(function () { pollTimer = setTimeout(poll, POLL_MS); });
   }
@@ -97,9 +141,10 @@
     emptyNote.hidden = true;
 
     var data = new FormData();
-    data.append("photos", file);
+    data.append("image", file);
+    data.append("gallery", galleryId);
     var xhr = new XMLHttpRequest();
-    xhr.open("POST", form.action);
+    xhr.open("POST", photosUrl);
     xhr.setRequestHeader("X-CSRFToken", csrf);
     xhr.setRequestHeader("Accept", "application/json");
     xhr.upload.onprogress = function (e) {
@@ -108,15 +153,15 @@
     xhr.onload = function () {
       var body = null;
       try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
-      if (xhr.status === 201 && body) {
-        body.photos.forEach(function (p) {
-          grid.insertBefore(card(p), placeholder);
-        });
+      showQuota(xhr);
+      if (xhr.status === 202 && body) {
+        grid.insertBefore(card(body), placeholder);
         placeholder.remove();
         poll();
       } else {
         placeholder.remove();
-        var msgs = body && body.errors ? body.errors : ["Uploading " + file.name + " failed (HTTP " + xhr.status + ")."];
+        var msgs = messagesOf(body);
+        if (!msgs.length) msgs = ["Uploading " + file.name + " failed (HTTP " + xhr.status + ")."];
         msgs.forEach(showError);
       }
       if (!grid.children.length) emptyNote.hidden = false;

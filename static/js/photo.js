@@ -1,4 +1,5 @@
-// Photo page: before/after slider, vividness re-render, live status.
+// Photo page: before/after slider, vividness re-render, live status; re-renders and status
+// through the REST API (/api/v1/) with the browser's session, as any other client.
 (function () {
   "use strict";
 
@@ -22,6 +23,17 @@
   var after = document.getElementById("after-image");
   var state = document.getElementById("render-state");
   var csrfInput = document.querySelector("input[name=csrfmiddlewaretoken]");
+  var getPhoto = function (url) {
+    return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); });
+  };
+  // The API's error body in a sentence: {"detail": ...} or lists of messages per field.
+  var messageOf = function (body, status) {
+    if (body && body.detail) return body.detail;
+    var lists = body && typeof body === "object" ? Object.keys(body).map(function (k) { return body[k]; }) : [];
+    var first = lists.filter(Array.isArray)[0];
+    return first ? first.join(" ") : "HTTP " + status;
+  };
   if (vivid && after && csrfInput) {
     var inFlight = false, again = false;
     var finish = function () {
@@ -29,13 +41,12 @@
       if (again) { again = false; render(); }
     };
     var poll = function () {
-      fetch(vivid.dataset.statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-        .then(function (r) { return r.json(); })
+      getPhoto(vivid.dataset.apiUrl)
         .then(function (d) {
           if (d.rendering) { setTimeout(poll, 400); return; }
           if (d.render_error) { state.textContent = d.render_error; finish(); return; }
           after.onload = function () { state.textContent = "Vividness " + d.vividness + " saved."; after.onload = null; };
-          after.src = d.after;
+          after.src = d.preview_url;
           finish();
         })
         .catch(function () { setTimeout(poll, 1500); });
@@ -44,12 +55,14 @@
       if (inFlight) { again = true; return; }
       inFlight = true;
       state.textContent = "Re-coloring…";
-      var body = new URLSearchParams({ vividness: vivid.value });
-      fetch(vivid.dataset.renderUrl, {
-        method: "POST", body: body, credentials: "same-origin",
-        headers: { "X-CSRFToken": csrfInput.value, Accept: "application/json" }
+      fetch(vivid.dataset.rerenderUrl, {
+        method: "POST", body: JSON.stringify({ vividness: Number(vivid.value) }), credentials: "same-origin",
+        headers: { "X-CSRFToken": csrfInput.value, "Content-Type": "application/json", Accept: "application/json" }
       })
-        .then(function (r) { return r.json().then(function (d) { return r.ok ? d : Promise.reject(d.error || r.status); }); })
+        .then(function (r) {
+          return r.json().catch(function () { return null; })
+            .then(function (d) { return r.ok ? d : Promise.reject(messageOf(d, r.status)); });
+        })
         .then(function () { setTimeout(poll, 300); })
         .catch(function (err) { state.textContent = "Could not re-color: " + err; finish(); });
     };
@@ -64,18 +77,17 @@
   // Live status while queued or colorizing: reload when it finishes.
   var badge = document.getElementById("photo-status");
   if (badge && (badge.dataset.status === "queued" || badge.dataset.status === "running")) {
-    var poll = function () {
-      fetch(badge.dataset.statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-        .then(function (r) { return r.json(); })
+    var pollStatus = function () {
+      getPhoto(badge.dataset.apiUrl)
         .then(function (d) {
-          if (d.finished) { window.location.reload(); return; }
+          if (d.status === "done" || d.status === "failed") { window.location.reload(); return; }
           badge.className = "badge status-" + d.status;
-          badge.textContent = d.label;
-          setTimeout(poll, 1500);
+          badge.textContent = d.status_label;
+          setTimeout(pollStatus, 1500);
         })
-        .catch(function () { setTimeout(poll, 3000); });
+        .catch(function () { setTimeout(pollStatus, 3000); });
     };
-    setTimeout(poll, 1500);
+    setTimeout(pollStatus, 1500);
   }
 
   // Confirm destructive forms.

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from colorsite import embedded_redis
+from inference import embedded_redis
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 # For a site on loopback only: production's HTTPS settings would redirect

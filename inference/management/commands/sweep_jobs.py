@@ -7,12 +7,13 @@ says "running" long after any job may run), or Redis never got it (it was
 down at upload, or restarted and lost its data). This command queues such
 photos again, up to COLORIZE_MAX_ATTEMPTS runs, then marks them failed with
 a reason. Every worker runs the same sweep every SWEEP_INTERVAL seconds;
-this command is for cron, or to look with --dry-run.
+this command is for cron, or to look with --dry-run. The sweep itself is
+gallery/job.py's ColorizationJob.sweep().
 """
 
 from django.core.management.base import BaseCommand
 
-from inference.jobs import sweep
+from gallery.models import Photo
 
 
 class Command(BaseCommand):
@@ -22,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="report what would be done, change nothing")
 
     def handle(self, *args, dry_run=False, verbosity=1, **options):
-        counts = sweep(dry_run=dry_run)
+        counts = Photo.sweep(dry_run=dry_run)
         if verbosity >= 1:
             prefix = "Would have " if dry_run else ""
             self.stdout.write(

@@ -4,7 +4,9 @@ Rows: ground_truth, gray (ab = 0), random (ab of another photo of the set, seede
 --model (without --model, the shipped default model, as `default`). Columns: AuC of ab accuracy
 over thresholds 0..150, plain and rebalanced; top-1 of an ImageNet classifier (EfficientNet-Lite2)
 against --labels, or agreement with its answer on the original photo; model size, activation
-memory and runtime at 256x256; PSNR and colourfulness. See mlcore/evaluate.py for the details.
+memory and runtime at 256x256; PSNR, colourfulness, and the blotch shares (hue flips, false chroma).
+Each model colours the photos through the product's own path (network, then mlcore/render.py), so the
+figures are those of the pixels that ship. See mlcore/evaluation/ for the details.
 
 The classifier, most of the cost, is asked once per (row, photo): its answers are kept in
 settings.VAR_DIR/cache/evaluate (or --cache-dir), so evaluating one more model on the same photos
@@ -23,10 +25,15 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from mlcore import evaluate as ev
 from mlcore.checkpoint import ModelFileError
-from mlcore.colorizer import DEFAULT_MODEL_PATH, Colorizer, check_temperature
-from mlcore.decode import ANNEALED_T
+from mlcore.colorizer import Colorizer
+from mlcore.evaluation.classifier import Classifier
+from mlcore.evaluation.data import EVAL_SIZE, find_photos, label_of, read_labels
+from mlcore.evaluation.evaluate import BASELINES, evaluate
+from mlcore.evaluation.report import format_table, json_ready, plot_curves
+from mlcore.evaluation.top1 import TopCache
+from mlcore.paths import DEFAULT_MODEL_PATH
+from mlcore.render import ANNEALED_T, check_temperature
 
 
 def parse_model_spec(spec):
@@ -36,14 +43,14 @@ def parse_model_spec(spec):
         name, path = Path(spec).stem, spec
     if not name or not path:
         raise CommandError(f"--model {spec!r}: expected NAME=PATH")
-    if name in ev.BASELINES:
+    if name in BASELINES:
         raise CommandError(f"--model {spec!r}: {name!r} is the name of a baseline row")
     return name, path
 
 
 class Command(BaseCommand):
     help = "Table 1 of Zhang et al. (2016) for colorization models on a folder of colour photos."
-    # It uses none of the site: skipping the checks saves importing every view (0.5 s a run).
+    # It uses none of the site: skipping the checks saves importing every view on every run.
     requires_system_checks = []
 
     def add_arguments(self, parser):
@@ -55,7 +62,7 @@ class Command(BaseCommand):
         parser.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
                             help="a model to evaluate (repeatable); default: the shipped model as 'default'")
         parser.add_argument("--limit", type=int, help="evaluate a seeded random sample of N photos")
-        parser.add_argument("--size", type=int, default=ev.EVAL_SIZE, help="evaluation resolution (square)")
+        parser.add_argument("--size", type=int, default=EVAL_SIZE, help="evaluation resolution (square)")
         parser.add_argument("--temperature", type=float, default=None,
                             help=f"annealed-mean temperature for every model (default: each model's own, else {ANNEALED_T})")
         parser.add_argument("--json", help="write the results as JSON here")
@@ -101,30 +108,30 @@ class Command(BaseCommand):
                 raise CommandError(f"model {name}: {exc}") from exc
 
         try:
-            photos = ev.find_photos(opts["data"], opts["split"], opts["limit"], opts["seed"], opts["source"])
-            labels = ev.read_labels(opts["labels"]) if opts["labels"] else None
+            photos = find_photos(opts["data"], opts["split"], opts["limit"], opts["seed"], opts["source"])
+            labels = read_labels(opts["labels"]) if opts["labels"] else None
         except (OSError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         if not photos:
             raise CommandError(f"no photos in {opts['data']}")
-        if labels is not None and not any(ev.label_of(p, labels) >= 0 for p in photos):
+        if labels is not None and not any(label_of(p, labels) >= 0 for p in photos):
             raise CommandError(f"none of the photos has a label in {opts['labels']}")
 
         cache_dir = Path(opts["cache_dir"] or Path(settings.VAR_DIR) / "cache" / "evaluate")
-        cache = None if opts["no_cache"] else ev.TopCache(cache_dir)
+        cache = None if opts["no_cache"] else TopCache(cache_dir)
         # The classifier's exported graph is kept even with --no-cache: it is not an answer.
-        classifier = ev.Classifier(device, cache_dir=cache_dir / ev.TopCache.VERSION)
+        classifier = Classifier(device, cache_dir=cache_dir / TopCache.VERSION)
 
         if verbosity:
             self.stdout.write(f"{len(photos)} photos from {opts['data']}"
                               f"{' (split ' + opts['split'] + ')' if opts['split'] else ''}; rows: "
-                              f"{', '.join([*ev.BASELINES, *colorizers])}; device {device}")
+                              f"{', '.join([*BASELINES, *colorizers])}; device {device}")
         bar = None
         if verbosity:
             from tqdm import tqdm
             bar = tqdm(total=len(photos), unit="img", desc="evaluate", dynamic_ncols=True)
         try:
-            result = ev.evaluate(photos, colorizers, size=opts["size"], temperature=temperature, labels=labels,
+            result = evaluate(photos, colorizers, size=opts["size"], temperature=temperature, labels=labels,
                                  seed=opts["seed"], batch_size=opts["batch_size"], device=device, classifier=classifier,
                                  measure_cost=not opts["no_cost"], cache=cache,
                                  progress=bar.update if bar else None)
@@ -139,7 +146,7 @@ class Command(BaseCommand):
             for name, path in specs:
                 if row["method"] == name:
                     row["path"] = path
-        data = ev.json_ready(data)
+        data = json_ready(data)
         if verbosity:
             skipped = result.skipped
             if skipped["grayscale"] or skipped["unreadable"]:
@@ -149,7 +156,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"top-1 against labels on {data['labelled_images']} of {result.n_images} photos")
             else:
                 self.stdout.write("top-1: agreement with the classifier's answer on the original photo")
-            self.stdout.write(ev.format_table(data))
+            self.stdout.write(format_table(data))
             t = result.timing
             self.stdout.write(
                 f"{result.n_images} images, {len(result.rows)} rows in {result.seconds:.1f} s: "
@@ -163,6 +170,6 @@ class Command(BaseCommand):
             if verbosity:
                 self.stdout.write(f"wrote {opts['json']}")
         if opts["plot"]:
-            ev.plot_curves(data, opts["plot"])
+            plot_curves(data, opts["plot"])
             if verbosity:
                 self.stdout.write(f"wrote {opts['plot']}")

@@ -7,9 +7,9 @@ Multi-GPU or multi-machine: torchrun --nproc_per_node N manage.py train_colorize
 """
 from django.core.management.base import BaseCommand, CommandError
 
-from mlcore.losses import LOSSES
 from mlcore.networks import ARCHITECTURES
-from mlcore.train import TrainConfig, train
+from mlcore.training.losses import LOSSES
+from mlcore.training.train import TrainConfig, train
 
 
 class Command(BaseCommand):
@@ -43,6 +43,12 @@ class Command(BaseCommand):
                             help="auto (default): bf16 on a GPU or a CPU that computes it (AVX512-BF16, AMX), else fp32")
         parser.add_argument("--limit", type=int, help="use only the first N training images")
         parser.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this budget")
+        parser.add_argument("--degrade", type=float, default=d.degrade,
+                            help="share of photos (0-1) whose L gets old-print damage: grain, blur, fading, dust, JPEG")
+        parser.add_argument("--normalise", action="store_true",
+                            help="the network sees L with its tones stretched, in training and in use")
+        parser.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes,
+                            help="also save the training state this often within an epoch, for --resume")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
 
     def handle(self, *args, **opts):
@@ -52,7 +58,11 @@ class Command(BaseCommand):
                           device=opts["device"], seed=opts["seed"], neighbours=opts["neighbours"],
                           finetune_epochs=opts["finetune_epochs"], precision=opts["precision"], limit=opts["limit"],
                           max_minutes=opts["max_minutes"], flip=opts["flip"],
-                          exclude_sources=tuple(opts["exclude_source"]), semantic_weight=opts["semantic_weight"])
+                          exclude_sources=tuple(opts["exclude_source"]), semantic_weight=opts["semantic_weight"],
+                          degrade=opts["degrade"], normalise=opts["normalise"],
+                          checkpoint_minutes=opts["checkpoint_minutes"])
+        if not 0 <= cfg.degrade <= 1:
+            raise CommandError("--degrade must be between 0 and 1")
         try:
             result = train(cfg, show_progress=not opts["no_progress"] and opts["verbosity"] > 0,
                            log=lambda msg: self.stdout.write(msg) if opts["verbosity"] > 0 else None)

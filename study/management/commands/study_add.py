@@ -8,7 +8,7 @@ model was not trained on: a prepared pool's test split (`--split test`), for ins
 
 Without a prepared pool, `--held-out` takes source folders (as prepare_dataset reads them) and
 uses only the photos that the shipped model's pool would put in its test split, found without
-writing the pool (mlcore.dataset.pool_test_split); this is how `make run` seeds a fresh clone.
+writing the pool (mlcore.splits.pool_test_split); this is how `make run` seeds a fresh clone.
 
 Examples:
     python manage.py study_add ~/photos/holiday/ some.jpg --count 20
@@ -24,13 +24,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from mlcore.dataset import pool_test_split
 from mlcore.modelfile import read_summary
 from mlcore.paths import model_path as configured_model
+from mlcore.splits import IMAGE_SUFFIXES, pool_test_split
 from study.models import Pair
 from study.pairs import file_sha256, make_pair, real_photo
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 MANIFEST = "manifest.csv"  # as prepare_dataset writes it: path, source, class, split
 # How the shipped model's pool was prepared (mlcore/weights/MODEL_CARD.md:
 # `prepare_dataset ../shared/datasets/*/ --out data/pool --fraction 1 --seed 0`, size 256).

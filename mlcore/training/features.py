@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .color import rgb_to_lab
+from ..color import rgb_to_lab
+from ..quantize import SOFT_NEIGHBOURS, SOFT_SIGMA, ab_bin_centres, soft_encode
 from .dataset import read_manifest
-from .quantize import SOFT_NEIGHBOURS, SOFT_SIGMA, ab_bin_centres, soft_encode
+from ..lightness import normalise_lightness
+from .degrade import degrade as degrade_lightness
 
 OUTPUT_STRIDE = 4  # both architectures predict at 1/4 of the input resolution
 
@@ -29,8 +31,14 @@ def lab_arrays(path, size):
 
 
 def _encode_one(args):
-    path, size, k, sigma = args
+    path, size, k, sigma, degrade, normalise, seed = args
     lightness, ab = lab_arrays(path, size)
+    if degrade:
+        rng = np.random.default_rng(seed)
+        if rng.random() < degrade:
+            lightness = degrade_lightness(lightness, rng)
+    if normalise:
+        lightness = normalise_lightness(lightness)
     idx, w = soft_encode(ab, k, sigma)
     return lightness.astype(np.float16), ab.astype(np.float16), idx.astype(np.int16), w.astype(np.float16)
 
@@ -49,13 +57,18 @@ class SplitArrays:
         return len(self.L)
 
 
-def cache_dir(data_dir, split, size, k=SOFT_NEIGHBOURS, sigma=SOFT_SIGMA):
-    return Path(data_dir) / "cache" / f"{split}_s{size}_k{k}_sigma{sigma:g}_q{len(ab_bin_centres())}"
+def cache_dir(data_dir, split, size, k=SOFT_NEIGHBOURS, sigma=SOFT_SIGMA, degrade=0.0, normalise=False):
+    """Where a split's arrays live; L as the network sees it (old-print damage on a share `degrade`
+    of the photos, tones normalised) is part of the name, the targets are the clean photo's."""
+    variant = (f"_deg{degrade:g}" if degrade else "") + ("_norm" if normalise else "")
+    return Path(data_dir) / "cache" / f"{split}_s{size}_k{k}_sigma{sigma:g}_q{len(ab_bin_centres())}{variant}"
 
 
-def build_split_arrays(data_dir, split, size, k=SOFT_NEIGHBOURS, sigma=SOFT_SIGMA, workers=None, progress=None):
-    """Compute (or reuse) the cached arrays of a split and return them memory-mapped."""
-    target = cache_dir(data_dir, split, size, k, sigma)
+def build_split_arrays(data_dir, split, size, k=SOFT_NEIGHBOURS, sigma=SOFT_SIGMA, workers=None, progress=None,
+                       degrade=0.0, normalise=False):
+    """Compute (or reuse) the cached arrays of a split and return them memory-mapped. With `degrade`,
+    that share of the photos gets old-print damage on its L (seeded by its row)."""
+    target = cache_dir(data_dir, split, size, k, sigma, degrade, normalise)
     if (target / "done").exists():
         return SplitArrays(target)
     rows = read_manifest(data_dir, split)
@@ -69,7 +82,8 @@ def build_split_arrays(data_dir, split, size, k=SOFT_NEIGHBOURS, sigma=SOFT_SIGM
         "idx": np.lib.format.open_memmap(target / "idx.npy", "w+", np.int16, (n, q, q, k)),
         "w": np.lib.format.open_memmap(target / "w.npy", "w+", np.float16, (n, q, q, k)),
     }
-    jobs = [(str(Path(data_dir) / r["path"]), size, k, sigma) for r in rows]
+    jobs = [(str(Path(data_dir) / r["path"]), size, k, sigma, degrade, normalise, [i, 7919])
+            for i, r in enumerate(rows)]
     with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
         for i, (lightness, ab, idx, w) in enumerate(pool.map(_encode_one, jobs, chunksize=64)):
             arrays["L"][i, 0] = lightness

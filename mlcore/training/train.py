@@ -20,13 +20,14 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from .checkpoint import atomic_save, read_checkpoint, save_model
+from ..checkpoint import atomic_save, read_checkpoint, save_model
+from ..fusion import fold_batchnorm
+from ..networks import ARCHITECTURES, build_model, count_parameters, encoder_name, has_pretrained_encoder
+from ..quantize import SOFT_NEIGHBOURS, SOFT_SIGMA, ab_bin_centres, output_channels
 from .dataset import read_manifest
 from .features import build_split_arrays, cache_dir
-from .fusion import fold_batchnorm
-from .losses import LOSSES, compute_loss, output_channels
-from .networks import ARCHITECTURES, build_model, count_parameters, encoder_name, has_pretrained_encoder
-from .quantize import SOFT_NEIGHBOURS, SOFT_SIGMA, ab_bin_centres
+from ..hints import simulate_hints
+from .losses import LOSSES, compute_loss
 from .rebalance import BinCounter, rebalance_weights
 from .semantic import SemanticJudge, semantic_loss
 
@@ -52,10 +53,13 @@ class TrainConfig:
     finetune_epochs: int = 0   # lite0: unfreeze the encoder for the last N epochs
     flip: bool = False         # lite0 on cached features: also cache the mirrored photos' features and train on both
     exclude_sources: tuple = ()  # leave these sources out of training and validation (generalization studies)
-    semantic_weight: float = 0.0  # weight of the semantic-consistency term (mlcore/semantic.py); 0 = off
+    semantic_weight: float = 0.0  # weight of the semantic-consistency term (training/semantic.py); 0 = off
     precision: str = "auto"    # bf16 (autocast), fp32, or auto: bf16 where the hardware computes it (resolve_precision)
     limit: int | None = None   # use only the first N training images (quick runs, tests)
     max_minutes: float | None = None  # stop after the epoch that crosses this wall-clock budget
+    degrade: float = 0.0       # share of photos whose L gets old-print damage (mlcore/training/degrade.py)
+    normalise: bool = False    # the network sees L with its tones stretched (mlcore/lightness.py), here and in use
+    checkpoint_minutes: float = 10.0  # also save the training state this often within an epoch (--resume)
 
 
 def cpu_has_bf16(cpuinfo="/proc/cpuinfo"):
@@ -126,13 +130,11 @@ def cached_encoder_features(model, arrays, count, device, directory, show=True, 
     directory = Path(directory)
     needed = 5 if getattr(model.encoder, "head", None) is not None else 4
     if not (directory / "done").exists() or len(list(directory.glob("f*.npy"))) < needed:
-        feats = encoder_features(model, arrays, count, device, desc=desc, show=show, mirrored=mirrored)
         directory.mkdir(parents=True, exist_ok=True)
-        for i, f in enumerate(feats):
-            np.save(directory / f"f{i}.npy", f.numpy())
+        encoder_features(model, arrays, count, device, desc=desc, show=show, mirrored=mirrored, directory=directory)
         (directory / "done").write_text(str(count))
-        return feats
-    return [torch.from_numpy(np.load(name)) for name in sorted(directory.glob("f*.npy"))]
+    # Memory-mapped: the big pool's features (about 290 KB a photo) outgrow the machine's memory.
+    return [np.load(name, mmap_mode="r") for name in sorted(directory.glob("f*.npy"))]
 
 
 # Photos per encoder pass when caching features. On a CPU small batches keep the activations in
@@ -142,8 +144,10 @@ FEATURE_BATCH_CPU, FEATURE_BATCH_GPU = 4, 128
 
 
 @torch.no_grad()
-def encoder_features(model, arrays, count, device, batch_size=None, desc="features", show=True, mirrored=False):
-    """Frozen-encoder features of the first `count` images of a split, float16 in memory.
+def encoder_features(model, arrays, count, device, batch_size=None, desc="features", show=True, mirrored=False,
+                     directory=None):
+    """Frozen-encoder features of the first `count` images of a split, float16 (in memory, or
+    written batch by batch to DIRECTORY/f<i>.npy and returned memory-mapped).
     They come from a copy of the encoder with BatchNorm folded (mlcore/fusion.py): the same
     features to about 1e-4, below float16's step, computed 7x faster on a CPU."""
     encoder = fold_batchnorm(copy.deepcopy(model.encoder).eval()).to(memory_format=torch.channels_last)
@@ -155,8 +159,26 @@ def encoder_features(model, arrays, count, device, batch_size=None, desc="featur
         if mirrored:
             lightness = lightness.flip(3)
         feats = [f.half().cpu() for f in encoder(lightness.contiguous(memory_format=torch.channels_last))]
-        chunks = [[f] for f in feats] if chunks is None else [c + [f] for c, f in zip(chunks, feats)]
-    return [torch.cat(c) for c in chunks]
+        if directory is None:
+            chunks = [[f] for f in feats] if chunks is None else [c + [f] for c, f in zip(chunks, feats)]
+            continue
+        if chunks is None:
+            chunks = [np.lib.format.open_memmap(Path(directory) / f"f{i}.npy", "w+", np.float16,
+                                                (count, *f.shape[1:])) for i, f in enumerate(feats)]
+        for target, f in zip(chunks, feats):
+            target[start:stop] = f.numpy()
+    if directory is None:
+        return [torch.cat(c) for c in chunks]
+    for target in chunks:
+        target.flush()
+    return [np.load(Path(directory) / f"f{i}.npy", mmap_mode="r") for i in range(len(chunks))]
+
+
+def _rows(features, order):
+    """Rows of a feature cache (a tensor, or a memory-mapped array) as a float32 tensor."""
+    if isinstance(features, torch.Tensor):
+        return features[torch.from_numpy(order)].float()
+    return torch.from_numpy(np.asarray(features[order], dtype=np.float32))
 
 
 class Batches:
@@ -180,21 +202,22 @@ class Batches:
             for key, dim in (("L", 3), ("ab", 3), ("idx", 2), ("w", 2)):
                 batch[key][f] = batch[key][f].flip(dim)  # the width axis: a mirror, not upside down
         if self.feats is not None:
-            t = torch.from_numpy(order)
-            feats = [f[t].float() for f in self.feats]
+            feats = [_rows(f, order) for f in self.feats]
             if flip is not None and self.mirrored_feats is not None:
                 f = torch.as_tensor(flip)
                 for mine, mirrored in zip(feats, self.mirrored_feats):
-                    mine[f] = mirrored[t[f]].float()
+                    mine[f] = _rows(mirrored, order[flip])
             batch["feats"] = [x.contiguous(memory_format=torch.channels_last) for x in feats]
         return {k: ([x.to(device) for x in v] if k == "feats" else v.to(device)) for k, v in batch.items()}
 
 
 def forward(model, batch, use_cached):
+    """Network outputs for a batch; a hint-taking model gets the batch's hints (none: no hints)."""
+    hints = (batch.get("hints"),) if getattr(model, "takes_hints", False) else ()
     if use_cached:
         lightness_s4 = model.lightness_at_quarter(batch["L"], batch["feats"][0].shape[-2:])
-        return model.decoder(batch["feats"], lightness_s4)
-    return model(batch["L"])
+        return model.decoder(batch["feats"], lightness_s4, *hints)
+    return model(batch["L"], *hints)
 
 
 def lr_at(step, total, base_lr, warmup=100):
@@ -230,12 +253,14 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
     out = Path(cfg.out)
     state_path, log_path = Path(f"{out}.state.pt"), Path(f"{out}.log.jsonl")
 
+    variant = {"degrade": cfg.degrade, "normalise": cfg.normalise}
     if ddp.main:
-        train_arrays = build_split_arrays(cfg.data, "train", cfg.size, cfg.neighbours, cfg.sigma)
-        val_arrays = build_split_arrays(cfg.data, "val", cfg.size, cfg.neighbours, cfg.sigma)
+        for split in ("train", "val"):
+            with tqdm(desc=f"arrays ({split})", disable=not show) as bar:
+                build_split_arrays(cfg.data, split, cfg.size, cfg.neighbours, cfg.sigma, progress=bar.update, **variant)
     ddp.barrier()
-    train_arrays = build_split_arrays(cfg.data, "train", cfg.size, cfg.neighbours, cfg.sigma)
-    val_arrays = build_split_arrays(cfg.data, "val", cfg.size, cfg.neighbours, cfg.sigma)
+    train_arrays = build_split_arrays(cfg.data, "train", cfg.size, cfg.neighbours, cfg.sigma, **variant)
+    val_arrays = build_split_arrays(cfg.data, "val", cfg.size, cfg.neighbours, cfg.sigma, **variant)
     train_rows = rows_without(cfg.data, "train", cfg.exclude_sources)[:cfg.limit]
     val_rows = rows_without(cfg.data, "val", cfg.exclude_sources)
     n_train = len(train_rows)
@@ -269,18 +294,22 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
     total_steps = steps_per_epoch * cfg.epochs
 
     start_epoch, best_val, history, elapsed_before = 0, float("inf"), [], 0.0
+    resume_step, resume_running = 0, (0.0, 0)
     if cfg.resume:
         state = torch.load(state_path, map_location="cpu", weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, best_val, history = state["epoch"], state["best_val"], state["history"]
         elapsed_before = state.get("elapsed", 0.0)
-        log(f"resuming after epoch {start_epoch} (best validation loss {best_val:.4f})")
+        resume_step, resume_running = state.get("step", 0), state.get("running", (0.0, 0))
+        log(f"resuming after epoch {start_epoch}" + (f", step {resume_step}" if resume_step else "")
+            + f" (best validation loss {best_val:.4f})")
     train_model = model
     if ddp.enabled:
         train_model = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=cfg.arch == "lite0")
 
     is_lite = has_pretrained_encoder(cfg.arch)
+    takes_hints = getattr(model, "takes_hints", False)
     # The feature cache holds the ImageNet encoder's features: a model that starts from a
     # fine-tuned encoder runs that encoder every step, and its file keeps it.
     inherited_encoder = is_lite and cfg.init_from is not None and read_checkpoint(cfg.init_from)["encoder_included"]
@@ -291,9 +320,9 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
         # Features of the whole split are cached (indexed like the split's arrays), shared by the
         # architectures on one encoder: lite0ctx's five tensors are lite0's four plus the pooled head.
         features = f"{encoder_name(cfg.arch)}_features"
-        train_dir = cache_dir(cfg.data, "train", cfg.size, cfg.neighbours, cfg.sigma) / features
-        mirror_dir = cache_dir(cfg.data, "train", cfg.size, cfg.neighbours, cfg.sigma) / f"{features}_mirrored"
-        val_dir = cache_dir(cfg.data, "val", cfg.size, cfg.neighbours, cfg.sigma) / features
+        train_dir = cache_dir(cfg.data, "train", cfg.size, cfg.neighbours, cfg.sigma, **variant) / features
+        mirror_dir = cache_dir(cfg.data, "train", cfg.size, cfg.neighbours, cfg.sigma, **variant) / f"{features}_mirrored"
+        val_dir = cache_dir(cfg.data, "val", cfg.size, cfg.neighbours, cfg.sigma, **variant) / features
         if ddp.main:
             cached_encoder_features(model, train_arrays, len(train_arrays), device, train_dir, show, "encoder features (train)")
             cached_encoder_features(model, val_arrays, len(val_arrays), device, val_dir, show, "encoder features (val)")
@@ -325,14 +354,20 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
         perm = train_rows[gen.permutation(n_train)[ddp.rank * per_rank:(ddp.rank + 1) * per_rank]]
         flips = gen.random(len(train_arrays)) < 0.5
         batches = Batches(train_arrays, n_train, cached_train if use_cached else None, mirrored_train)
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not show, leave=True)
-        running, seen, t_epoch = 0.0, 0, time.time()
+        first_step = resume_step if epoch == start_epoch else 0
+        bar = tqdm(range(first_step, steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not show,
+                   leave=True)
+        (running, seen), t_epoch = (resume_running if first_step else (0.0, 0)), time.time()
+        seen_before, t_checkpoint = seen, time.time()
         for step in bar:
             indices = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             # Flipping cached features is not a flip of the image: cached steps flip only with the
             # features computed on the mirrored photos (--flip).
             flip = flips[np.sort(indices)] if not use_cached or mirrored_train is not None else None
             batch = batches.get(indices, device, flip)
+            if takes_hints:
+                # Seeded per step: a resumed run draws the same hints as an uninterrupted one.
+                batch["hints"] = simulate_hints(batch["ab"].cpu(), np.random.default_rng([cfg.seed, epoch, step])).to(device)
             if not use_cached:
                 batch["L"] = batch["L"].contiguous(memory_format=torch.channels_last)
             for i, group in enumerate(optimizer.param_groups):
@@ -347,13 +382,20 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
             optimizer.step()
             running += loss.item() * len(indices)
             seen += len(indices)
-            bar.set_postfix(loss=f"{running / seen:.4f}", img_s=f"{seen * ddp.world / (time.time() - t_epoch):.0f}")
+            bar.set_postfix(loss=f"{running / seen:.4f}",
+                            img_s=f"{(seen - seen_before) * ddp.world / (time.time() - t_epoch):.0f}")
+            if ddp.main and time.time() - t_checkpoint > cfg.checkpoint_minutes * 60 and step + 1 < steps_per_epoch:
+                # Mid-epoch state: a resumed run continues at the next step with the same order and hints.
+                atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                             "step": step + 1, "running": (running, seen), "best_val": best_val,
+                             "history": history, "elapsed": elapsed_before + (time.time() - t_start)}, state_path)
+                t_checkpoint = time.time()
         train_loss = ddp.all_mean(running / max(1, seen))
         val_loss = evaluate_loss(model, val_arrays, cached_val if use_cached else None, device, objective,
                                  autocast, rows=val_rows)
         epoch_time = time.time() - t_epoch
         record = {"event": "epoch", "epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
-                  "images_per_s": seen * ddp.world / epoch_time, "epoch_s": epoch_time,
+                  "images_per_s": (seen - seen_before) * ddp.world / epoch_time, "epoch_s": epoch_time,
                   "lr": optimizer.param_groups[0]["lr"], "finetune_encoder": finetune}
         history.append(record)
         improved = val_loss < best_val

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-logger = logging.getLogger("colorsite")
+logger = logging.getLogger("inference")
 
 # Buckets of the job-duration histogram (seconds): a 512 px photo takes well under a second on a
 # CPU worker, a 40 Mpx one tens of seconds.
@@ -40,7 +40,7 @@ def _database():
 
 
 def _redis():
-    from inference.jobs import get_queue
+    from gallery.job import get_queue
 
     get_queue().connection.ping()
 
@@ -107,7 +107,7 @@ def metrics(request):
     try:
         from rq import Worker
 
-        from inference.jobs import QUEUE_NAME, RENDER_QUEUE_NAME, get_queue
+        from gallery.job import QUEUE_NAME, RENDER_QUEUE_NAME, get_queue
 
         queues = [(name, get_queue(name).count) for name in (QUEUE_NAME, RENDER_QUEUE_NAME)]
         workers = Worker.count(connection=get_queue().connection)

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .color import _KAPPA, _WHITE, _XYZ_TO_RGB
-from .fusion import fold_batchnorm
+from ..color import _KAPPA, _WHITE, _XYZ_TO_RGB
+from ..fusion import fold_batchnorm
 
 SEMANTIC_T = 0.5  # the annealed-mean temperature the loss sees (close to how the product decodes)
 

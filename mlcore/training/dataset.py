@@ -3,7 +3,8 @@
 For each source folder (images in class sub-folders, any depth) a seeded random fraction is
 drawn; unreadable and already-grayscale images are dropped and counted; the rest become RGB
 squares of SIZE x SIZE (JPEG quality 95, no chroma subsampling) and are split 70/10/20 per
-source. The manifest lists path, source, class and split. Same inputs and seed, same output.
+source (the draw and the split are mlcore/splits.py's). The manifest lists path, source,
+class and split. Same inputs and seed, same output.
 """
 import csv
 import os
@@ -13,13 +14,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, UnidentifiedImageError
+from ..imageio import load_colour_photo
+from ..splits import SPLITS, draw_source, list_images, split_bounds
 
-from .imageio import is_grayscale, load_image
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
-SPLITS = (("train", 0.7), ("val", 0.1), ("test", 0.2))
 MANIFEST = "manifest.csv"
 
 
@@ -33,37 +30,6 @@ class SourceReport:
     per_split: dict = field(default_factory=lambda: {name: 0 for name, _ in SPLITS})
 
 
-def list_images(source_dir):
-    root = Path(source_dir)
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def open_colour_photo(path, draft_size):
-    """A colour photo as an RGB PIL image (decoded at a reduced scale when the file allows, never
-    below draft_size), or why not: 'unreadable' or 'grayscale' (judged on the whole photo)."""
-    try:
-        img = load_image(path, draft=(draft_size, draft_size))
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        return "unreadable"
-    if img.mode in ("L", "LA"):
-        return "grayscale"
-    rgb = img.convert("RGB")
-    if is_grayscale(np.asarray(rgb)):
-        return "grayscale"
-    return rgb
-
-
-def load_colour_photo(path, size):
-    """A colour photo as an RGB PIL image of size x size, or why not: 'unreadable' or 'grayscale'.
-    Photos are resized to the square, not cropped."""
-    rgb = open_colour_photo(path, size)
-    if isinstance(rgb, str):
-        return rgb
-    if rgb.size != (size, size):
-        rgb = rgb.resize((size, size), Image.Resampling.BICUBIC)
-    return rgb
-
-
 def _convert(job):
     """Worker: read, check, resize and write one image. Returns 'ok', 'unreadable' or 'grayscale'."""
     src, dst, size = job
@@ -73,38 +39,6 @@ def _convert(job):
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     rgb.save(dst, "JPEG", quality=95, subsampling=0)
     return "ok"
-
-
-def split_counts(n):
-    n_train = int(round(n * SPLITS[0][1]))
-    n_val = int(round(n * SPLITS[1][1]))
-    return {"train": n_train, "val": n_val, "test": n - n_train - n_val}
-
-
-def draw_source(files, source_name, fraction, seed):
-    """(rng, drawn): the seeded draw of one source's files; prepare_dataset then shuffles the
-    usable ones with the same rng before splitting them (split_bounds)."""
-    rng = random.Random(f"{seed}:{source_name}")
-    return rng, rng.sample(files, int(round(len(files) * fraction)))
-
-
-def split_bounds(n):
-    """{split: (lo, hi)}: where each split lies among n shuffled usable photos."""
-    counts = split_counts(n)
-    return {"train": (0, counts["train"]), "val": (counts["train"], counts["train"] + counts["val"]),
-            "test": (counts["train"] + counts["val"], n)}
-
-
-def pool_test_split(source_dir, fraction, seed, size=256):
-    """The photos of one source folder that prepare_dataset(..., fraction, size, seed) puts in
-    its test split, found without writing the pool: the same draw, the same judgement of each
-    drawn photo, the same shuffle. Reads every drawn photo (a few seconds per thousand)."""
-    source_dir = Path(source_dir)
-    rng, drawn = draw_source(list_images(source_dir), source_dir.name, fraction, seed)
-    usable = [f for f in drawn if not isinstance(open_colour_photo(f, size), str)]
-    rng.shuffle(usable)  # a shuffle depends only on the rng and the length: the pool's order
-    lo, hi = split_bounds(len(usable))["test"]
-    return usable[lo:hi]
 
 
 def prepare_dataset(source_dirs, out_dir, fraction=0.3, size=256, seed=0, workers=None, progress=None):

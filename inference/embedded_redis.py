@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-logger = logging.getLogger("colorsite.embedded_redis")
+logger = logging.getLogger("inference.embedded_redis")
 
 # The longest unix socket path Linux accepts (sizeof(sun_path) - 1).
 MAX_SOCKET_PATH = 107
