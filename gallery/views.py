@@ -425,10 +425,15 @@ def photo_share(request, pk):
 
 # -- shared photos ----------------------------------------------------------
 
+SHARED_PAGE_TITLE = "A colorized photo"
+
 
 def shared_photo(request, token):
     photo = _get_shared_photo(token)
-    return no_store(render(request, "gallery/photo.html", {"photo": photo, "shared_view": True, "token": token}))
+    # The file name is the owner's (often a person's or a place's name): a share link's page
+    # does not say it, as its downloads do not.
+    return no_store(render(request, "gallery/photo.html", {"photo": photo, "shared_view": True, "token": token,
+                                                           "page_title": SHARED_PAGE_TITLE}))
 
 
 @require_GET

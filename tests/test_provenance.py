@@ -3,6 +3,7 @@ XMP), by which model and how, and keeps the original's camera and date; the
 photo page and the API's status say the same."""
 
 import io
+import zipfile
 from datetime import datetime, timezone
 
 import pytest
@@ -288,6 +289,28 @@ def test_the_shareable_check_sees_a_file_name_gps_or_a_serial_number():
     assert not carries_only_shareable(written(facts, serial_only))
 
 
+def zip_members(response):
+    with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+@pytest.mark.parametrize("keep_everything", [False, True])
+def test_the_gallery_zip_and_the_account_export_carry_what_the_owner_chose(client, owner, private_photo,
+                                                                          keep_everything):
+    client.force_login(owner)
+    if keep_everything:
+        client.post("/accounts/", {"keep_photo_metadata": "on"})
+    gallery_zip = zip_members(client.get(f"/galleries/{private_photo.gallery_id}/download"))
+    export = zip_members(client.get("/accounts/export/"))
+    results = [data for name, data in [*gallery_zip.items(), *export.items()] if name.endswith("-color.png")]
+    assert len(results) == 2
+    for data in results:
+        exif = Image.open(io.BytesIO(data)).getexif()
+        assert exif[MAKE] == "Leica"
+        assert (b"SN-4417" in data) == keep_everything and bool(exif.get_ifd(GPS_IFD)) == keep_everything
+        assert (PRIVATE_NAME.encode() in data) == keep_everything
+
+
 def test_the_writer_keeps_the_shareable_part_of_an_exif_too_large_for_a_jpeg():
     # `manage.py colorize --format jpeg` too: the writer itself never fails on it.
     original = Image.open(private_jpeg()).getexif()
@@ -299,3 +322,11 @@ def test_the_writer_keeps_the_shareable_part_of_an_exif_too_large_for_a_jpeg():
     assert exif[MAKE] == "Leica" and exif[SOFTWARE] == "colorsite" and ARTIST not in exif
     assert original[ARTIST] == "Jean Dupont" and original[ORIENTATION] == 6  # the caller's is not changed
 
+
+def test_the_shared_page_never_says_the_private_file_name(client, private_photo):
+    private_photo.share()
+    html = client.get(f"/s/{private_photo.share_token}/").content.decode()
+    assert "<title>A colorized photo" in html and "<h1>A colorized photo</h1>" in html
+    assert 'alt="A colorized photo, in color"' in html
+    for part in ("Anna", "Rue Cler"):
+        assert part not in html
