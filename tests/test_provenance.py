@@ -3,6 +3,7 @@ XMP), by which model and how, and keeps the original's camera and date; the
 photo page and the API's status say the same."""
 
 import io
+import re
 import zipfile
 from datetime import datetime, timezone
 
@@ -212,8 +213,13 @@ def test_an_owner_who_asks_keeps_everything_in_their_own_downloads_only(client, 
 
 def test_the_account_setting_is_off_until_ticked(client, owner):
     client.force_login(owner)
-    html = client.get("/accounts/").content.decode()
-    assert 'id="keep-photo-metadata">' in html and "checked" not in html.split('id="keep-photo-metadata"')[1][:20]
+    def box():
+        html = client.get("/accounts/").content.decode()
+        return re.search(r'<input [^>]*id="keep-photo-metadata"[^>]*>', html).group(0)
+
+    assert " checked" not in box()
+    client.post("/accounts/", {"keep_photo_metadata": "on"})
+    assert " checked" in box()
 
 
 @pytest.mark.parametrize("keep_everything", [False, True])
