@@ -239,12 +239,34 @@ SWEEP_INTERVAL = envint("SWEEP_INTERVAL", "15")
 # inference/embedded_redis.py). `manage.py runsite` starts one and hands its
 # socket to the web server and the worker through REDIS_URL.
 REDIS_URL = os.getenv("REDIS_URL", "")
+# Every connection to Redis (queues, health check, throttles) gives up after this many seconds
+# of connecting, and of waiting for an answer: a Redis that accepts connections and never
+# answers costs a request seconds, not a hang (/healthz answers 503 within 5 s). RQ's worker
+# raises its own connection's read timeout above its blocking wait for jobs.
+REDIS_CONNECT_TIMEOUT = envint("REDIS_CONNECT_TIMEOUT", "2")
+REDIS_TIMEOUT = envint("REDIS_TIMEOUT", "2")
+REDIS_TIMEOUTS = {"socket_connect_timeout": REDIS_CONNECT_TIMEOUT, "socket_timeout": REDIS_TIMEOUT}
+
+
+def with_redis_timeouts(url):
+    """The Redis URL with REDIS_TIMEOUTS in its query (redis-py reads them there), unless it
+    names its own: django-rq builds its connections from the URL alone."""
+    from urllib.parse import parse_qsl, urlencode
+
+    # Not urlunsplit: it turns unix:///path into unix:/path, which redis-py refuses.
+    base, _, query = url.partition("?")
+    options = dict(parse_qsl(query))
+    for name, seconds in REDIS_TIMEOUTS.items():
+        options.setdefault(name, str(seconds))
+    return f"{base}?{urlencode(options)}"
+
+
 if REDIS_URL:
-    _colorize_queue = {"URL": REDIS_URL}
+    _colorize_queue = {"URL": with_redis_timeouts(REDIS_URL)}
 else:
     from inference.embedded_redis import EmbeddedRedisConfig
 
-    _colorize_queue = EmbeddedRedisConfig(VAR_DIR, db=0)
+    _colorize_queue = EmbeddedRedisConfig(VAR_DIR, db=0, with_options=with_redis_timeouts)
 _colorize_queue["DEFAULT_TIMEOUT"] = COLORIZE_JOB_TIMEOUT
 # "render": re-renders from stored predictions (light, numpy only); workers
 # serve it before "colorize" (`rqworker render colorize`). Same Redis.
@@ -260,7 +282,7 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "colorsite-cache",
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": REDIS_TIMEOUTS,
         }
     }
 RQ = {
@@ -382,5 +404,9 @@ LOGGING = {
         "colorsite": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
         "gallery": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
         "inference": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+        # Django's own default prints its errors (a view's traceback, django.request) only with
+        # DEBUG on and mails them to ADMINS otherwise: production, where they matter, logged
+        # nothing. Errors only: every 404 is a warning.
+        "django": {"handlers": ["console"], "level": "ERROR"},
     },
 }

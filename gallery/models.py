@@ -104,6 +104,20 @@ def new_photo_folder(user):
     return f"photos/u{user.pk}/{secrets.token_hex(16)}"
 
 
+class AccountSettings(models.Model):
+    """A person's choices about their own photos; no row means every default."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, models.CASCADE, related_name="account_settings")
+    # Off: the owner's downloads carry only the shareable part of the original's metadata, as
+    # a share link's do (gallery/provenance.py). On: all of it (GPS, serial numbers, names...).
+    keep_photo_metadata = models.BooleanField(
+        default=False, verbose_name="Keep all my photos' metadata in my own downloads")
+
+    @classmethod
+    def of(cls, user):
+        return cls.objects.filter(user=user).first() or cls(user=user)
+
+
 class NotColorized(Exception):
     """A result, or a re-render, was asked of a photo that has none (yet)."""
 
@@ -226,10 +240,11 @@ class Photo(ColorizationJob):
 
         self.render_count += 1
         n = self.render_count
-        # The file says it was colorized, and by what (mlcore/provenance.py: the one writer).
+        # The file says it was colorized, and by what (mlcore/provenance.py: the one writer),
+        # and keeps only what a share link may carry: most downloads are then this file as it is.
         facts = provenance.describe(self, timezone.now(), vividness, temperature)
         result = io.BytesIO()
-        save_result(image, result, "png", facts, provenance.original_exif(self) if facts else None)
+        save_result(image, result, "png", *provenance.carried(self, facts))
         replaced = [
             self.save_file("result", f"result-{n}.png", result.getvalue()),
             self.save_file("after", f"after-{n}.jpg", encode_jpeg(image, DISPLAY_SIZE)),

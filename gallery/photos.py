@@ -11,8 +11,10 @@ import os
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 
+from gallery import provenance
 from gallery.models import (
     DISPLAY_SIZE,
     THUMBNAIL_SIZE,
@@ -156,23 +158,30 @@ def original_response(photo):
                       filename=photo.original_filename, attachment=True)
 
 
-def result_response(photo, fmt="png", quality=JPEG_QUALITY_DEFAULT):
-    """The full-resolution result as a download: the stored PNG, or a JPEG
-    made from it at `quality` (fmt "jpeg"). Raises NotColorized."""
+def result_response(photo, fmt="png", quality=JPEG_QUALITY_DEFAULT, shared=False):
+    """The full-resolution result as a download: the stored PNG, or a JPEG made from it at
+    `quality` (fmt "jpeg"), carrying what gallery/provenance.py lets it carry: through a share
+    link (`shared`), the allow-list; to the owner, what they chose. Raises NotColorized."""
     if photo.status != Photo.DONE or not photo.result:
         raise NotColorized(photo)
-    stem = f"{photo.title}-color"
+    everything = not shared and provenance.keeps_everything(photo.owner)
     if fmt == "png":
-        return serve_file(photo.result.name, "image/png", filename=f"{stem}.png", attachment=True)
+        filename = provenance.download_filename(photo, shared, "png")
+        png = provenance.result_png(photo, everything)
+        if isinstance(png, str):  # the stored file as it is
+            return serve_file(png, "image/png", filename=filename, attachment=True)
+        response = StreamingHttpResponse(png, content_type="image/png")
+        response["Content-Disposition"] = content_disposition_header(True, filename)
+        return private(response)
     from PIL import Image
 
     with default_storage.open(photo.result.name, "rb") as f:
         png = Image.open(io.BytesIO(f.read()))
         png.load()
     jpeg = io.BytesIO()
-    # The stored PNG's provenance and EXIF, carried over by the one writer of results.
-    save_result(png, jpeg, "jpeg", facts_of(png), png.getexif(), quality)
-    return serve_bytes(jpeg.getvalue(), "image/jpeg", f"{stem}.jpg")
+    # The one writer of results, with the stored PNG's provenance and what this download carries.
+    save_result(png, jpeg, "jpeg", *provenance.carried(photo, facts_of(png), everything), quality)
+    return serve_bytes(jpeg.getvalue(), "image/jpeg", provenance.download_filename(photo, shared, "jpg"))
 
 
 def uncertainty_response(photo, overlay=False):
@@ -213,8 +222,6 @@ def serve_file(name, content_type, filename=None, attachment=False):
         response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
     disposition = "attachment" if attachment else "inline"
     if filename:
-        from django.utils.http import content_disposition_header
-
         response["Content-Disposition"] = content_disposition_header(attachment, filename)
     else:
         response["Content-Disposition"] = disposition
@@ -223,8 +230,6 @@ def serve_file(name, content_type, filename=None, attachment=False):
 
 def serve_bytes(data, content_type, filename):
     response = HttpResponse(data, content_type=content_type)
-    from django.utils.http import content_disposition_header
-
     response["Content-Disposition"] = content_disposition_header(True, filename)
     return private(response)
 

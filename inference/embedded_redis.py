@@ -144,14 +144,16 @@ class EmbeddedRedisConfig(dict):
     starting a redis-server they would never use.
     """
 
-    def __init__(self, var_dir, db=0):
+    def __init__(self, var_dir, db=0, with_options=None):
         super().__init__(URL=None)
         self.var_dir = var_dir
         self.db = db
+        # url -> url with connection options (settings.with_redis_timeouts).
+        self.with_options = with_options or (lambda url: url)
 
     def __getitem__(self, key):
         if key == "URL":
-            return server_url(self.var_dir, self.db)
+            return self.with_options(server_url(self.var_dir, self.db))
         return super().__getitem__(key)
 
     def get(self, key, default=None):

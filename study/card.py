@@ -28,8 +28,10 @@ BASELINE_LABELS = {
 }
 
 # Accuracy-against-threshold chart (inline SVG, in user units; the viewBox scales it).
-CHART_W, CHART_H = 420, 260
-PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 44, 410, 12, 220
+# The plot's right edge leaves room for half of its last tick label ("150" at 13 units is
+# about 24 wide, centred on the edge).
+CHART_W, CHART_H = 426, 260
+PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 44, 406, 12, 220
 SERIES_COLOURS = {"ground_truth": "#222222", "gray": "#8a8a8a", "random": "#c08a00"}
 MODEL_COLOUR = "#1766c2"
 # Other models in the same evaluation (the previous default, experiments): one muted colour, so

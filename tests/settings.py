@@ -13,7 +13,7 @@ os.environ.setdefault("SECRET_KEY", "colorsite-tests-" + "k" * 50)
 
 from inference.embedded_redis import EmbeddedRedisConfig  # noqa: E402
 from colorsite.settings import *  # noqa: E402, F403
-from colorsite.settings import REDIS_URL, RQ_QUEUES, VAR_DIR  # noqa: E402
+from colorsite.settings import REDIS_URL, RQ_QUEUES, VAR_DIR, with_redis_timeouts  # noqa: E402
 
 # The product defaults to production's settings (DEBUG off, HTTPS only);
 # the test client and the live server speak plain HTTP on loopback.
@@ -67,9 +67,9 @@ def with_db(url, db):
 
 
 if REDIS_URL:
-    RQ_QUEUES["colorize"]["URL"] = with_db(REDIS_URL, TEST_REDIS_DB)
+    RQ_QUEUES["colorize"]["URL"] = with_db(with_redis_timeouts(REDIS_URL), TEST_REDIS_DB)
 else:
-    RQ_QUEUES["colorize"] = EmbeddedRedisConfig(VAR_DIR, db=TEST_REDIS_DB)
+    RQ_QUEUES["colorize"] = EmbeddedRedisConfig(VAR_DIR, db=TEST_REDIS_DB, with_options=with_redis_timeouts)
     RQ_QUEUES["colorize"]["DEFAULT_TIMEOUT"] = COLORIZE_JOB_TIMEOUT  # noqa: F405
 # Every queue on the test database: a worker takes one connection for all its queues.
 for _name in RQ_QUEUES:

@@ -250,6 +250,107 @@ def test_uploads_while_redis_is_down_are_kept_and_all_run_when_it_returns(
 # -- the database going away (PostgreSQL) -------------------------------------------
 
 
+class SilentRedis:
+    """A TCP server that accepts every connection and never answers: a hung Redis (stopped
+    with SIGSTOP, or behind a black-holing network)."""
+
+    def __init__(self):
+        import threading
+
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+        self.accepted = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            self.accepted.append(connection)  # kept open, never read, never answered
+
+    def close(self):
+        self.listener.close()
+        for connection in self.accepted:
+            connection.close()
+
+
+# Run under the product's own settings (colorsite.settings, from the environment), not the
+# tests': what production does with REDIS_URL set.
+HUNG_REDIS_PROBE = """
+import json, time
+import django
+django.setup()
+import django_rq
+from django.core.cache import cache
+from django.core.management import call_command
+from django.test import Client
+
+call_command("migrate", verbosity=0)  # a fresh SQLite file
+
+client, out = Client(raise_request_exception=False), {}
+for name, url, headers in [("healthz", "/healthz", {}),
+                           ("metrics", "/metrics", {"Authorization": "Bearer probe"}),
+                           ("throttled", "/study/results.json", {})]:
+    started = time.monotonic()
+    response = client.get(url, headers=headers, HTTP_HOST="127.0.0.1")
+    out[name] = {"status": response.status_code, "seconds": time.monotonic() - started,
+                 "body": response.content.decode()[:3000]}
+# An upload: stored and answered with its normal 202 (queued for when Redis answers), never a 500.
+import io
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+from gallery.api.models import ApiToken
+from gallery.models import Photo
+_, key = ApiToken.create(User.objects.create_user("probe"), "probe")
+gray = io.BytesIO()
+Image.linear_gradient("L").resize((64, 48)).save(gray, "PNG")
+started = time.monotonic()
+response = client.post("/api/v1/photos/", {"image": SimpleUploadedFile("probe.png", gray.getvalue())},
+                       HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {key}")
+out["upload"] = {"status": response.status_code, "seconds": time.monotonic() - started,
+                 "stored": list(Photo.objects.values_list("status", flat=True))}
+pool_options = django_rq.get_connection("colorize").connection_pool.connection_kwargs
+out["queue_timeouts"] = [pool_options.get("socket_connect_timeout"), pool_options.get("socket_timeout")]
+out["cache_timeouts"] = [cache._cache._pool_options.get(k) for k in ("socket_connect_timeout", "socket_timeout")]
+print(json.dumps(out))
+"""
+
+
+def test_a_redis_that_accepts_and_never_answers_costs_seconds_not_a_hang(tmp_path, tiny_model_path):
+    import json
+
+    redis_server = SilentRedis()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "colorsite.settings", "REDIS_URL": redis_server.url,
+           "COLORSITE_VAR_DIR": str(tmp_path), "COLORIZER_MODEL": tiny_model_path, "METRICS_TOKEN": "probe",
+           "SECURE_SSL_REDIRECT": "False", "DEBUG": "False"}
+    env.pop("DATABASE_URL", None)  # a fresh SQLite file: the database is not what is tested here
+    try:
+        out = subprocess.run([sys.executable, "-c", HUNG_REDIS_PROBE], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=120)
+    finally:
+        redis_server.close()
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert redis_server.accepted, "the site never reached the silent Redis"
+    health = result["healthz"]
+    assert health["status"] == 503 and health["seconds"] < 5
+    assert json.loads(health["body"])["checks"]["redis"] == "failing: TimeoutError"
+    assert result["metrics"]["status"] == 200 and result["metrics"]["seconds"] < 5
+    assert "colorsite_redis_up 0" in result["metrics"]["body"]
+    # The throttle's cache is that Redis too: it lets the request through, after its timeout.
+    assert result["throttled"]["status"] == 200 and result["throttled"]["seconds"] < 5
+    assert result["queue_timeouts"] == [2, 2] and result["cache_timeouts"] == [2, 2]
+    # Stored and answered as usual, queued for when Redis answers (the sweeper sends it): a
+    # client has no reason to retry, so no duplicate. Each Redis call it makes waits its timeout.
+    upload = result["upload"]
+    assert upload["status"] == 202 and upload["stored"] == ["queued"] and upload["seconds"] < 10, upload
+
+
 @pytest.mark.skipif("os.environ.get('DATABASE_URL', '').split(':')[0] not in ('postgres', 'postgresql')",
                     reason="PostgreSQL pass only: DATABASE_URL does not point at PostgreSQL")
 def test_site_and_worker_recover_when_database_connections_are_cut(processes, owner, tmp_path):

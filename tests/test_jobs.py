@@ -1,6 +1,7 @@
 """The colorization job: enqueue on commit, claim once, run through a real
 RQ worker, record the outcome on the photo row."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -249,3 +250,19 @@ def test_a_job_over_its_time_limit_fails_with_that_reason(queued_photo, tiny_mod
     queued_photo.refresh_from_db()
     assert queued_photo.status == Photo.FAILED
     assert queued_photo.error == "Colorizing took longer than the limit of 1 seconds."
+
+
+def test_the_worker_does_not_log_its_routine_registry_cleaning(redis_conn, caplog):
+    import django_rq
+
+    worker = django_rq.get_worker("render", "colorize")
+    with caplog.at_level(logging.INFO, logger="rq.worker"):
+        worker.clean_registries()
+        worker.log.info("render: a job")
+    assert worker.last_cleaned_at is not None  # it did clean
+    messages = [r.getMessage() for r in caplog.records if r.name == "rq.worker"]
+    assert "render: a job" in messages
+    assert not any("cleaning registries" in m for m in messages)
+    with caplog.at_level(logging.DEBUG, logger="rq.worker"):
+        worker.clean_registries()
+    assert any("cleaning registries" in r.getMessage() for r in caplog.records)

@@ -168,10 +168,29 @@ def test_a_made_up_token_is_a_404(client, db):
 def test_files_can_be_handed_to_nginx(client, owner, done_photo, settings):
     settings.SENDFILE_MODE = "nginx"
     client.force_login(owner)
+    # The stored result carries what the owner's downloads carry by default: served as it is.
     r = client.get(f"/photos/{done_photo.pk}/download")
     assert r["X-Accel-Redirect"] == "/protected/" + done_photo.result.name
     assert r["Content-Disposition"] == 'attachment; filename="Grandpa 1931-color.png"'
     assert r.content == b""
+
+
+def test_a_share_links_download_is_handed_to_nginx_too(client, owner, done_photo, settings):
+    settings.SENDFILE_MODE = "nginx"
+    done_photo.share()
+    r = client.get(f"/s/{done_photo.share_token}/download")
+    assert r["X-Accel-Redirect"] == "/protected/" + done_photo.result.name
+    assert r["Content-Disposition"] == 'attachment; filename="colorized-photo.png"'
+
+
+def test_an_owner_who_keeps_all_metadata_gets_it_streamed_not_handed_off(client, owner, done_photo, settings):
+    # Their downloads say more than the stored file: its metadata is rewritten on the way out.
+    settings.SENDFILE_MODE = "nginx"
+    client.force_login(owner)
+    client.post("/accounts/", {"keep_photo_metadata": "on"})
+    r = client.get(f"/photos/{done_photo.pk}/download")
+    assert "X-Accel-Redirect" not in r and r.streaming
+    assert Image.open(io.BytesIO(b"".join(r.streaming_content))).info["colorsite:source"] == "Grandpa 1931.png"
 
 
 def shared(client, owner, photo):

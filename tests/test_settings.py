@@ -82,7 +82,9 @@ def test_it_uses_postgres_and_redis_servers_from_the_environment():
     rc, out = load_settings(DATABASE_URL="postgres://u@db.example:5432/x", REDIS_URL="redis://cache.example:6379/2",
                             SECRET_KEY="k" * 50)
     assert rc == 0, out
-    assert out.splitlines()[:2] == ["django.db.backends.postgresql", "redis://cache.example:6379/2"]
+    # With a connect and a read timeout, as every Redis connection has (REDIS_TIMEOUTS).
+    assert out.splitlines()[:2] == ["django.db.backends.postgresql",
+                                    "redis://cache.example:6379/2?socket_connect_timeout=2&socket_timeout=2"]
     # Throttle counts are shared by every web process through the same Redis.
     assert out.splitlines()[3] == "django.core.cache.backends.redis.RedisCache redis://cache.example:6379/2"
 

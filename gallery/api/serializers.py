@@ -76,7 +76,9 @@ class ProvenanceSerializer(serializers.Serializer):
     vividness = serializers.IntegerField()
     temperature = serializers.FloatField(allow_null=True, help_text="null: the model's own.")
     colorized_at = serializers.DateTimeField()
-    source = serializers.CharField(help_text="The original's file name.")
+    source = serializers.CharField(
+        help_text="The original's file name. Files carry it only in their owner's downloads, when the owner keeps "
+        "all metadata (account page); share links and, by default, the owner's downloads leave it out.")
 
 
 class PhotoWarningSerializer(serializers.Serializer):
