@@ -179,7 +179,8 @@ def hint_chart(curve):
         ],
         "rows": [{"hints": c, "ours": next((p["psnr"] for p in points if p["hints"] == c), None),
                   "paper": PAPER_HINT_PSNR.get(c)} for c in counts],
-        "x_ticks": [{"x": x(c), "label": c} for c in counts],
+        # The last label ends at its tick, so that "100" is not cut by the chart's edge.
+        "x_ticks": [{"x": x(c), "label": c, "anchor": "end" if c == counts[-1] else "middle"} for c in counts],
         "y_ticks": [{"y": y(v), "label": f"{v}"} for v in range(low, high + 1, step)],
         "width": CHART_W, "height": CHART_H, "left": PLOT_LEFT, "right": PLOT_RIGHT, "top": PLOT_TOP,
         "bottom": PLOT_BOTTOM, "plot_w": width, "plot_h": height, "label_y": PLOT_BOTTOM + 34,
