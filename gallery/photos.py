@@ -184,21 +184,49 @@ def result_response(photo, fmt="png", quality=JPEG_QUALITY_DEFAULT, shared=False
     return serve_bytes(jpeg.getvalue(), "image/jpeg", provenance.download_filename(photo, shared, "jpg"))
 
 
-def uncertainty_response(photo, overlay=False):
-    """How unsure the model was of each pixel's color (mlcore/uncertainty.py), as PNG: gray
-    at the photo's own size, 0 sure to 255 unsure; or, for the photo page, an orange overlay
-    at its display size. Raises NotColorized when there is no stored distribution (not
-    colorized yet, or a model that predicts one color per pixel)."""
+def stored_prediction(photo):
+    """The photo's stored Prediction (mlcore/render.py); raises NotColorized when it has none."""
     from mlcore.render import Prediction
-    from mlcore.uncertainty import overlay_image, uncertainty_image
 
     if photo.status != Photo.DONE or not photo.prediction:
         raise NotColorized(photo)
     try:
         with default_storage.open(photo.prediction.name, "rb") as f:
-            prediction = Prediction.from_bytes(f.read())
+            return Prediction.from_bytes(f.read())
     except FileNotFoundError:
         raise NotColorized(photo) from None
+
+
+def suggestions_at(photo, x, y):
+    """The colours the model hesitated between at fractions x, y of the photo, most likely
+    first (mlcore/suggestions.py), each at the photo's lightness there, read from the stored
+    prediction and the display version of the original: no network. Raises NotColorized when
+    there is no stored distribution."""
+    from PIL import Image
+
+    from mlcore.suggestions import lightness_at, suggest
+
+    prediction = stored_prediction(photo)
+    if prediction.log_probs is None:
+        raise NotColorized(photo)
+    height, width = prediction.indices.shape[:2]
+    with default_storage.open(photo.before.name, "rb") as f:
+        before = Image.open(f)
+        # A JPEG decodes at 1/2 to 1/8 scale in a fraction of the time: one cell's mean L is
+        # all that is read, and a cell is hundreds of pixels of a display version.
+        before.draft("RGB", (before.width // 8, before.height // 8))
+        before.load()
+    return suggest(prediction, x, y, lightness_at(before, x, y, height, width))
+
+
+def uncertainty_response(photo, overlay=False):
+    """How unsure the model was of each pixel's color (mlcore/uncertainty.py), as PNG: gray
+    at the photo's own size, 0 sure to 255 unsure; or, for the photo page, an orange overlay
+    at its display size. Raises NotColorized when there is no stored distribution (not
+    colorized yet, or a model that predicts one color per pixel)."""
+    from mlcore.uncertainty import overlay_image, uncertainty_image
+
+    prediction = stored_prediction(photo)
     width, height = photo.width, photo.height
     if overlay:
         scale = min(1.0, DISPLAY_SIZE / max(width, height))

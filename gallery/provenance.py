@@ -32,6 +32,7 @@ def describe(photo, colorized_at=None, vividness=None, temperature=None):
         photo.temperature if temperature is None else temperature,
         when,
         photo.original_filename,
+        photo.hints_used,
     )
 
 

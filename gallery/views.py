@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from gallery import quota
 from gallery.api.models import ApiToken
 from gallery.forms import ACCEPT, ApiKeyForm, DeleteAccountForm, GalleryForm, SignupForm, UploadForm
-from gallery.models import DEFAULT_GALLERY_KEPT, AccountSettings, Gallery, NotColorized, Photo
+from gallery.models import DEFAULT_GALLERY_KEPT, AccountSettings, Gallery, NotColorized, Photo, model_takes_hints
 from gallery.api.serializers import ResultQuerySerializer
 from gallery.photos import (
     PhotoNotStored,
@@ -45,6 +45,7 @@ from gallery.throttles import (
     SharedReencodeThrottle,
     SignupThrottle,
 )
+from mlcore.hint_points import MAX_HINTS
 from mlcore.render import MAX_VIVIDNESS, MIN_VIVIDNESS
 
 logger = logging.getLogger("gallery")
@@ -356,7 +357,8 @@ def photo(request, pk):
     if photo.share_token:
         share_url = request.build_absolute_uri(reverse("shared-photo", args=[photo.share_token]))
     ctx = {"photo": photo, "share_url": share_url, "shared_view": False,
-           "vividness_min": MIN_VIVIDNESS, "vividness_max": MAX_VIVIDNESS}
+           "vividness_min": MIN_VIVIDNESS, "vividness_max": MAX_VIVIDNESS,
+           "hints_supported": photo.status == Photo.DONE and model_takes_hints(), "max_hints": MAX_HINTS}
     return render(request, "gallery/photo.html", ctx)
 
 

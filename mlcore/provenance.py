@@ -1,7 +1,7 @@
 """What a colorized file says about itself, and the one function that writes every result.
 
 Every result says it was colorized, by whom and how: `colorsite`, the model version, the
-vividness and temperature, the date and the source file, in a PNG's text chunks and XMP (and
+vividness and temperature, how many colour hints a person gave, the date and the source file, in a PNG's text chunks and XMP (and
 EXIF), or in a JPEG's EXIF and XMP, so that a copy passed around keeps saying it is not the
 original photograph. save_result() is the only writer: the site's and the API's stored
 results and JPEG downloads, share links and `manage.py colorize` all go through it.
@@ -54,9 +54,10 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 logger = logging.getLogger(__name__)
 
 
-def make_facts(model_version, vividness, temperature, colorized_at, source):
+def make_facts(model_version, vividness, temperature, colorized_at, source, hints=0):
     """The provenance of one result, as files, the photo page and the API state it.
-    colorized_at: an aware datetime; temperature None: the model file's own."""
+    colorized_at: an aware datetime; temperature None: the model file's own; hints: how many
+    colour hints a person gave (0: the model's colours alone)."""
     return {
         "software": SOFTWARE,
         "model_version": model_version,
@@ -64,6 +65,7 @@ def make_facts(model_version, vividness, temperature, colorized_at, source):
         "temperature": temperature,
         "colorized_at": colorized_at.isoformat(timespec="seconds"),
         "source": source,
+        "hints": int(hints),
     }
 
 
@@ -72,8 +74,10 @@ def sentence(facts):
     temperature = "the model's own temperature" if t is None else f"temperature {t:g}"
     # No source: a file that must not say the original's name.
     source = f", from {facts['source']}" if facts.get("source") else ""
+    n = facts.get("hints", 0)
+    guided = f", guided by {n} colour hint{'' if n == 1 else 's'} from a person" if n else ""
     return (f"Colorized by {facts['software']} with the model {facts['model_version']} "
-            f"(vividness {facts['vividness']}, {temperature}) on {facts['colorized_at'][:10]}{source}.")
+            f"(vividness {facts['vividness']}, {temperature}{guided}) on {facts['colorized_at'][:10]}{source}.")
 
 
 def xmp_packet(facts):
@@ -125,6 +129,7 @@ def facts_of(result):
         "temperature": None if temperature is None else float(temperature),
         "colorized_at": text["colorized_at"],
         "source": text.get("source", ""),
+        "hints": int(text.get("hints", 0)),  # results from before hints had none
     }
 
 

@@ -148,10 +148,10 @@ def test_a_rerender_asked_again_meanwhile_is_done_once_at_the_last_setting(
     with django_capture_on_commit_callbacks(execute=True):
         photo.request_render(vividness=10)
         photo.request_render(vividness=70)
-    assert gallery.job.get_queue(gallery.job.RENDER_QUEUE_NAME).count == 2
+    # The second request joined the job the first one sent, which renders the last request.
+    assert gallery.job.get_queue(gallery.job.RENDER_QUEUE_NAME).count == 1
     run_worker()
     photo.refresh_from_db()
-    # The first job renders the last request; the second finds nothing asked.
     assert photo.vividness == 70 and photo.render_count == 2 and not photo.is_rendering
     assert len([n for n in default_storage.listdir(photo.folder)[1] if n.startswith("result-")]) == 1
 

@@ -190,3 +190,19 @@ def test_at_phone_width_table_1_says_it_scrolls_and_can_be_scrolled_by_keyboard(
         pytest.skip("no stored evaluation of the shipped model")
     assert 'id="table-scroll-hint"' in html and "slide the table sideways" in html
     assert 'class="table-scroll" role="region"' in html and 'tabindex="0"' in html
+
+
+def test_a_stored_hint_curve_is_shown_beside_the_papers(client, db, results_file):
+    assert 'id="hint-curve"' not in html_of(client)  # none stored: nothing shown
+    changed = copy.deepcopy(SHIPPED)
+    model_row = next(r for r in changed["rows"] if r["method"] not in card.BASELINE_LABELS)
+    model_row["hint_curve"] = [{"hints": n, "psnr": 23.0 + i * 1.37, "auc_plain": 90.0, "auc_rebal": 60.0}
+                               for i, n in enumerate((0, 1, 2, 5, 10))]
+    results_file.write_text(json.dumps(changed))
+    stat = results_file.stat()
+    os.utime(results_file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    html = html_of(client)
+    assert 'id="hint-curve"' in html and "Zhang et al. 2017" in html
+    assert "24.37" in html and "28.48" in html  # ours, at 1 and 5 hints
+    assert "24.43" in html and "31.13" in html  # the paper's, at 0 and 100
+    assert html.count("<polyline") == 2 * len(card.evaluation()["charts"][0]["series"]) + 2
