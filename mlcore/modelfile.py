@@ -28,6 +28,25 @@ def model_version(arch, loss, sha256):
     return f"{arch}-{loss}-{sha256[:10]}"
 
 
+# What each architecture is, in plain words, for people (the model page); torch-free, so web
+# processes can read it. Keep in step with mlcore/networks.py's ARCHITECTURES.
+_PRETRAINED = "image encoder (pretrained on ImageNet) and a light decoder trained for color"
+_CONTEXT = "a summary of what the whole photo shows that keeps its colors consistent"
+ARCHITECTURE_DESCRIPTIONS = {
+    "eccv16": "the paper's own network",
+    "lite0": f"an EfficientNet-Lite0 {_PRETRAINED}",
+    "lite0ctx": f"an EfficientNet-Lite0 {_PRETRAINED}, and {_CONTEXT}",
+    "lite1ctx": f"an EfficientNet-Lite1 {_PRETRAINED}, and {_CONTEXT}",
+    "lite0hint": f"an EfficientNet-Lite0 {_PRETRAINED}, {_CONTEXT}, attention across the whole photo, "
+                 "and colour hints a person can give",
+}
+
+
+def describe_architecture(arch):
+    """A model's network in plain words; an unknown architecture is named as it is."""
+    return ARCHITECTURE_DESCRIPTIONS.get(arch, arch)
+
+
 def arch_takes_hints(arch):
     """Whether networks of this architecture read colour hints (lite0hint)."""
     return arch.endswith("hint")

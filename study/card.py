@@ -14,7 +14,7 @@ from datetime import datetime
 from django.conf import settings
 
 from mlcore.hint_points import PAPER_HINT_PSNR
-from mlcore.modelfile import DEFAULT_RESULTS_PATH, read_summary
+from mlcore.modelfile import DEFAULT_RESULTS_PATH, describe_architecture, read_summary
 from mlcore.paths import model_path
 
 logger = logging.getLogger("gallery")
@@ -90,6 +90,7 @@ def model_facts():
     return {
         "version": summary["version"],
         "arch": summary["arch"],
+        "network": describe_architecture(summary["arch"]),
         "loss": summary["loss"],
         "created": created,
         "parameters": meta.get("parameters"),

@@ -171,10 +171,20 @@ def test_the_shipped_architecture_is_described_in_plain_words(client, db):
 
 
 def test_a_lite1_encoder_is_described_in_plain_words_too(client, db, monkeypatch):
+    from mlcore.modelfile import describe_architecture
+
     shipped = card.model_facts
-    monkeypatch.setattr(card, "model_facts", lambda: {**shipped(), "arch": "lite1ctx"})
+    monkeypatch.setattr(card, "model_facts",
+                        lambda: {**shipped(), "arch": "lite1ctx", "network": describe_architecture("lite1ctx")})
     html = html_of(client)
     assert "an EfficientNet-Lite1 image encoder" in html and "<dd>lite1ctx," not in html
+
+
+def test_every_architecture_has_plain_words():
+    from mlcore.modelfile import ARCHITECTURE_DESCRIPTIONS
+    from mlcore.networks import ARCHITECTURES
+
+    assert set(ARCHITECTURE_DESCRIPTIONS) == set(ARCHITECTURES)
 
 
 def test_the_charts_last_axis_label_fits_inside_the_chart():
