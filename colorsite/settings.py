@@ -395,8 +395,10 @@ SIGNUP_RATE = os.getenv("SIGNUP_RATE", "5/hour")
 PASSWORD_RESET_RATE = os.getenv("PASSWORD_RESET_RATE", "10/hour")
 PASSWORD_RESET_MAIL_RATE = os.getenv("PASSWORD_RESET_MAIL_RATE", "3/hour")
 SHARED_REENCODE_RATE = os.getenv("SHARED_REENCODE_RATE", "10/minute")
+# Re-renders and hint renders per person (each one a job on a worker; one waits per photo).
+RENDER_RATE = os.getenv("RENDER_RATE", "30/minute")
 for _rate in ("API_LOGIN_RATE", "API_ANON_RATE", "SIGNUP_RATE", "PASSWORD_RESET_RATE", "PASSWORD_RESET_MAIL_RATE",
-              "SHARED_REENCODE_RATE"):
+              "SHARED_REENCODE_RATE", "RENDER_RATE"):
     if not re.fullmatch(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)", globals()[_rate]):
         raise ImproperlyConfigured(f"Unexpected value {_rate}={globals()[_rate]!r}, expected e.g. '10/minute'")
 
@@ -408,5 +410,9 @@ LOGGING = {
         "colorsite": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
         "gallery": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
         "inference": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+        # Django's own default prints its errors (a view's traceback, django.request) only with
+        # DEBUG on and mails them to ADMINS otherwise: production, where they matter, logged
+        # nothing. Errors only: every 404 is a warning.
+        "django": {"handlers": ["console"], "level": "ERROR"},
     },
 }

@@ -15,6 +15,10 @@ looks whole. (A file deleted before its turn is left out, on purpose.) Behind ng
 with `proxy_http_version 1.1` (README). Each ZIP holds one of its owner's download slots while
 it streams (gallery/streams.py).
 
+The results carry what the owner's own downloads carry (gallery/provenance.py: by default
+the shareable part of the original's metadata, everything when they asked for it); the
+account export's originals are the owner's files, byte for byte.
+
 Names in the archive never collide (two "scan.png" become "scan-color.png"
 and "scan (2)-color.png") and never leave the archive's folder.
 """
@@ -27,7 +31,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 
-from gallery import streams
+from gallery import provenance, streams
 
 CHUNK_BYTES = 1024 * 1024
 
@@ -74,7 +78,8 @@ class UniqueNames:
 
 
 def stream(entries):
-    """Yield a ZIP's bytes for (name in the archive, storage name or bytes) entries.
+    """Yield a ZIP's bytes for (name in the archive, source) entries; a source is a storage
+    name, bytes, or an iterator of bytes (a result whose metadata is rewritten as it streams).
     A stored file that has gone (deleted meanwhile) is left out."""
     pipe = _Pipe()
     with zipfile.ZipFile(pipe, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
@@ -84,29 +89,46 @@ def stream(entries):
                 yield pipe.take()
                 continue
             try:
-                f = default_storage.open(source, "rb")
+                chunks = _file_chunks(default_storage.open(source, "rb")) if isinstance(source, str) else source
             except FileNotFoundError:
                 continue
-            with f, zf.open(zipfile.ZipInfo(arcname, timezone.localtime().timetuple()[:6]), "w",
-                            force_zip64=True) as member:
-                while chunk := f.read(CHUNK_BYTES):
+            with zf.open(zipfile.ZipInfo(arcname, timezone.localtime().timetuple()[:6]), "w",
+                         force_zip64=True) as member:
+                for chunk in chunks:
                     member.write(chunk)
                     yield pipe.take()
         yield pipe.take()
     yield pipe.take()  # the central directory, written on close
 
 
-def result_entries(photos, names=None, folder=""):
-    """The colorized results of the finished photos among `photos`."""
+def _file_chunks(f):
+    with f:
+        while chunk := f.read(CHUNK_BYTES):
+            yield chunk
+
+
+def _result(photo, everything):
+    """The photo's result PNG as the owner's downloads carry it (a source for stream()); None
+    when it has gone meanwhile."""
+    try:
+        return provenance.result_png(photo, everything)
+    except FileNotFoundError:
+        return None
+
+
+def result_entries(photos, everything, names=None, folder=""):
+    """The colorized results of the finished photos among `photos` (all carrying `everything`
+    of their originals' metadata, or not)."""
     names = names or UniqueNames()
     for photo in photos:
-        if photo.status == photo.DONE and photo.result:
-            yield names(folder, photo.title, ".png", "-color"), photo.result.name
+        if photo.status == photo.DONE and photo.result and (source := _result(photo, everything)):
+            yield names(folder, photo.title, ".png", "-color"), source
 
 
 def account_entries(user):
     """Everything of a person: originals and results by gallery, and account.json."""
     names = UniqueNames()
+    everything = provenance.keeps_everything(user)
     record = {"username": user.username, "email": user.email, "exported_at": timezone.now().isoformat(), "galleries": []}
     for gallery in user.galleries.all():
         photos = list(gallery.photos.all())
@@ -119,9 +141,9 @@ def account_entries(user):
             facts = {"id": photo.pk, "original_filename": photo.original_filename, "original": original,
                      "uploaded": photo.created.isoformat(), "width": photo.width, "height": photo.height,
                      "status": photo.status, "shared": bool(photo.share_token), "provenance": photo.provenance}
-            if photo.status == photo.DONE and photo.result:
+            if photo.status == photo.DONE and photo.result and (source := _result(photo, everything)):
                 facts["result"] = names(f"{folder}/colorized", photo.title, ".png", "-color")
-                yield facts["result"], photo.result.name
+                yield facts["result"], source
             entry["photos"].append(facts)
         record["galleries"].append(entry)
     yield "account.json", json.dumps(record, indent=2, ensure_ascii=False).encode()
@@ -140,7 +162,9 @@ def zip_response(entries, filename, person):
 def gallery_zip(gallery, photos=None):
     """A ZIP of the gallery's finished results (or of `photos`, some of them)."""
     photos = gallery.photos.all() if photos is None else photos
-    return zip_response(result_entries(photos.iterator()), f"{safe_name(gallery.name)}-colorized.zip", gallery.owner)
+    everything = provenance.keeps_everything(gallery.owner)
+    return zip_response(result_entries(photos.iterator(), everything), f"{safe_name(gallery.name)}-colorized.zip",
+                        gallery.owner)
 
 
 def account_zip(user):

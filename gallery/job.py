@@ -2,7 +2,8 @@
 A photo's colorization job, top to bottom: its states, how it is sent, claimed, kept alive,
 finished or failed, and how the sweeper finds the ones that got lost.
 
-    upload ─▶ queued ──claim──▶ running ──colorize──▶ done ──request_render──▶ done (re-rendered)
+    upload ─▶ queued ──claim──▶ running ──colorize──▶ done ──request_render──▶ done (re-rendered,
+                                                                             or re-coloured with hints)
                 ▲                  │ └──fail──▶ failed ──retry──┐
                 │                  │                            │
                 └──requeue_if_lost─┘ (worker died; failed after COLORIZE_MAX_ATTEMPTS)
@@ -126,6 +127,11 @@ class ColorizationJob(models.Model):
     requested_vividness = models.PositiveSmallIntegerField(null=True, blank=True)
     requested_temperature = models.FloatField(null=True, blank=True)
     render_error = models.CharField(max_length=500, blank=True)
+    # The photo's colour hints changed: the next render runs the network (a hint render).
+    hints_pending = models.BooleanField(default=False)
+    # A render job is on its queue and has not started: a newer request joins it instead of
+    # sending another, so however often people ask, one job per photo waits (send_render()).
+    render_job_waiting = models.BooleanField(default=False)
 
     class Meta:
         abstract = True
@@ -170,10 +176,12 @@ class ColorizationJob(models.Model):
         transaction.on_commit(lambda: self.enqueue(self.pk))
 
     @classmethod
-    def enqueue_render(cls, pk):
-        """Send a re-render job; with Redis down the sweeper sends it later."""
+    def enqueue_render(cls, pk, network=False):
+        """Send a render job: on the render queue when it decodes the stored prediction, on the
+        colorize queue when it runs the network (a hint render), behind the uploads already
+        waiting there. With Redis down the sweeper sends it later."""
         try:
-            get_queue(RENDER_QUEUE_NAME).enqueue(
+            get_queue(QUEUE_NAME if network else RENDER_QUEUE_NAME).enqueue(
                 RENDER_JOB, pk, job_id=f"render-{pk}-{uuid.uuid4().hex[:12]}",
                 job_timeout=settings.COLORIZE_JOB_TIMEOUT, result_ttl=RENDER_RESULT_TTL,
             )
@@ -182,8 +190,22 @@ class ColorizationJob(models.Model):
             return False
         return True
 
-    def enqueue_render_on_commit(self):
-        transaction.on_commit(lambda: self.enqueue_render(self.pk))
+    def send_render(self):
+        """After the commit, send a render job unless one already waits for this photo: that
+        one reads the newest request when it starts (take_render()), so a newer request
+        replaces a pending one and a flood of requests on one photo queues one job. A job
+        waiting on the render queue when hints change runs the network there; that is at
+        most one network run per photo ahead of the colorize queue."""
+        if type(self).objects.filter(pk=self.pk, render_job_waiting=False).update(render_job_waiting=True):
+            network = self.hints_pending
+            transaction.on_commit(lambda: self.enqueue_render(self.pk, network))
+
+    @classmethod
+    def take_render(cls, pk):
+        """A render job starts: from now on a new request sends a job of its own. Returns the
+        photo as it is now (its newest request), or None when it is gone."""
+        cls.objects.filter(pk=pk).update(render_job_waiting=False)
+        return cls.objects.filter(pk=pk).first()
 
     # -- transitions: each one count-checked UPDATE ------------------------------
 
@@ -274,7 +296,7 @@ class ColorizationJob(models.Model):
         for job in cls.objects.renders_to_send(now):
             counts["renders"] += 1
             if not dry_run:
-                cls.enqueue_render(job.pk)
+                cls.enqueue_render(job.pk, job.hints_pending)
         return counts
 
 

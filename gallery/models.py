@@ -105,6 +105,38 @@ def new_photo_folder(user):
     return f"photos/u{user.pk}/{secrets.token_hex(16)}"
 
 
+class AccountSettings(models.Model):
+    """A person's choices about their own photos; no row means every default."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, models.CASCADE, related_name="account_settings")
+    # Off: the owner's downloads carry only the shareable part of the original's metadata, as
+    # a share link's do (gallery/provenance.py). On: all of it (GPS, serial numbers, names...).
+    keep_photo_metadata = models.BooleanField(
+        default=False, verbose_name="Keep all my photos' metadata in my own downloads")
+
+    @classmethod
+    def of(cls, user):
+        return cls.objects.filter(user=user).first() or cls(user=user)
+
+
+HINTS_UNSUPPORTED = "This model cannot take colour hints: the site's model was not trained with them."
+
+
+class HintsNotSupported(Exception):
+    """Colour hints were given, and the site's model cannot take them."""
+
+    def __init__(self):
+        super().__init__(HINTS_UNSUPPORTED)
+
+
+def model_takes_hints():
+    """Whether the site's model takes colour hints (read from its file, without torch)."""
+    from mlcore.modelfile import takes_hints
+    from mlcore.paths import model_path
+
+    return takes_hints(model_path(settings.COLORIZER_MODEL_PATH))
+
+
 class NotColorized(Exception):
     """A result, or a re-render, was asked of a photo that has none (yet)."""
 
@@ -157,6 +189,11 @@ class Photo(ColorizationJob):
     result = models.FileField(max_length=255, blank=True)
     after = models.FileField(max_length=255, blank=True)
     render_count = models.PositiveIntegerField(default=0)
+    # A person's colour hints, as the API takes them ([{"x", "y", "color"}], validated by
+    # mlcore.hint_points), and how many the current result was coloured with (its provenance;
+    # it differs from len(hints) while a hint render is on its way).
+    hints = models.JSONField(default=list, blank=True)
+    hints_used = models.PositiveSmallIntegerField(default=0)
 
     share_token = models.CharField(max_length=64, null=True, blank=True, unique=True)
 
@@ -227,10 +264,11 @@ class Photo(ColorizationJob):
 
         self.render_count += 1
         n = self.render_count
-        # The file says it was colorized, and by what (mlcore/provenance.py: the one writer).
+        # The file says it was colorized, and by what (mlcore/provenance.py: the one writer),
+        # and keeps only what a share link may carry: most downloads are then this file as it is.
         facts = provenance.describe(self, timezone.now(), vividness, temperature)
         result = io.BytesIO()
-        save_result(image, result, "png", facts, provenance.original_exif(self) if facts else None)
+        save_result(image, result, "png", *provenance.carried(self, facts))
         files = [
             ("result", f"result-{n}.png", result.getvalue()),
             ("after", f"after-{n}.jpg", encode_jpeg(image, DISPLAY_SIZE)),
@@ -286,50 +324,78 @@ class Photo(ColorizationJob):
 
     # -- re-rendering: a light job, from the stored prediction ------------------
 
-    def request_render(self, vividness=None, temperature=None):
+    def request_render(self, vividness=None, temperature=None, hints=None):
         """Ask for the result again at another vividness and/or temperature (None keeps the
-        current one). A job on the render queue decodes the stored prediction (no network,
-        no torch) and replaces the result; until then is_rendering is True. Raises
-        NotColorized when there is no result or no stored prediction to start from."""
+        current one, or the pending request's), or with other colour hints (validated ones; [] clears them). A job
+        decodes the stored prediction (no network, no torch; the render queue), or for new
+        hints runs the network with them (the colorize queue), and replaces the result; until
+        then is_rendering is True. A newer request replaces a pending one (send_render()).
+        Raises NotColorized when there is no result or no stored prediction to start from,
+        HintsNotSupported for hints the site's model cannot take."""
+        if hints and not model_takes_hints():
+            raise HintsNotSupported()
         if self.status != self.DONE or not self.prediction or not default_storage.exists(self.prediction.name):
             raise NotColorized(self)
+        # A setting left out keeps the one a pending request asked for, else the current one.
+        pending = self.is_rendering
+        kept_vividness = self.requested_vividness if pending else self.vividness
+        kept_temperature = self.requested_temperature if pending else self.temperature
         self.render_requested_at = timezone.now()
-        self.requested_vividness = self.vividness if vividness is None else round(vividness)
-        self.requested_temperature = self.temperature if temperature is None else temperature
+        self.requested_vividness = kept_vividness if vividness is None else round(vividness)
+        self.requested_temperature = kept_temperature if temperature is None else temperature
         self.render_error = ""
-        updated = Photo.objects.filter(pk=self.pk, status=self.DONE).update(
-            render_requested_at=self.render_requested_at, requested_vividness=self.requested_vividness,
-            requested_temperature=self.requested_temperature, render_error="",
-        )
-        if not updated:
+        changes = {"render_requested_at": self.render_requested_at, "requested_vividness": self.requested_vividness,
+                   "requested_temperature": self.requested_temperature, "render_error": ""}
+        if hints is not None:
+            self.hints, self.hints_pending = hints, True
+            changes.update(hints=hints, hints_pending=True)
+        if not Photo.objects.filter(pk=self.pk, status=self.DONE).update(**changes):
             raise NotColorized(self)
-        self.enqueue_render_on_commit()
+        self.send_render()
 
-    def render_requested(self):
+    def render_requested(self, get_colorizer):
         """The render job's work. Returns "done", "skipped" (nothing asked, or no longer
-        done) or "discarded" (asked again, or deleted, meanwhile: the newer job renders)."""
+        done), "failed" (recorded in render_error) or "discarded" (asked again, or deleted,
+        meanwhile: the newer job renders). get_colorizer() gives the network, for new hints."""
+        from mlcore.hint_points import hint_points
         from mlcore.render import Prediction, render
 
         asked_at = self.render_requested_at
         if asked_at is None or self.status != self.DONE:
             return "skipped"
         still_asked = Photo.objects.filter(pk=self.pk, status=self.DONE, render_requested_at=asked_at)
+        new_prediction = None
+        replaced, written = [], []
         try:
-            with default_storage.open(self.prediction.name, "rb") as f:
-                prediction = Prediction.from_bytes(f.read())
+            image = self.load_original()
+            if self.hints_pending:
+                colorizer = get_colorizer()
+                if self.hints and not colorizer.takes_hints:
+                    raise ValueError(HINTS_UNSUPPORTED)
+                new_prediction = prediction = colorizer.predict(image, hint_points(self.hints) or None)
+                self.model_version, self.hints_used = colorizer.version, len(self.hints)
+            else:
+                with default_storage.open(self.prediction.name, "rb") as f:
+                    prediction = Prediction.from_bytes(f.read())
             vividness, temperature = prediction.settings(self.requested_vividness, self.requested_temperature)
-            rendering = render(prediction, self.load_original(), vividness, temperature)
-            # Inside the try: a disk full while storing is a failed render too, recorded.
-            replaced = self.store_rendering(rendering, vividness, temperature)
+            rendering = render(prediction, image, vividness, temperature)
+            # Inside the try: a disk full while storing is a failed render too, recorded, and
+            # what this run wrote (a new prediction; store_rendering removes its own) goes.
+            if new_prediction is not None:
+                replaced.append(self.save_file("prediction", "prediction.npz", new_prediction.to_bytes()))
+                written.append(self.prediction.name)
+            replaced += self.store_rendering(rendering, vividness, temperature)
         except Exception as e:
             logger.exception("Photo %s: cannot re-render", self.pk)
-            still_asked.update(render_requested_at=None,
+            _delete_names(written)
+            still_asked.update(render_requested_at=None, hints_pending=False,
                                render_error=f"Could not re-color this photo: {readable_reason(e)}"[:500])
             return "failed"
-        written = [self.result.name, self.after.name, self.thumbnail.name]
+        written += [self.result.name, self.after.name, self.thumbnail.name]
         done = still_asked.update(
             vividness=round(vividness), temperature=temperature, result=self.result.name, after=self.after.name,
-            thumbnail=self.thumbnail.name, render_count=self.render_count,
+            thumbnail=self.thumbnail.name, render_count=self.render_count, prediction=self.prediction.name,
+            model_version=self.model_version, hints_used=self.hints_used, hints_pending=False,
             render_requested_at=None, requested_vividness=None, requested_temperature=None,
         )
         _delete_names(replaced if done else written)

@@ -13,8 +13,10 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 
+from gallery import provenance
 from gallery.models import (
     DISPLAY_SIZE,
     THUMBNAIL_SIZE,
@@ -160,51 +162,66 @@ def original_response(photo):
                       filename=photo.original_filename, attachment=True)
 
 
-def result_response(photo, fmt="png", quality=JPEG_QUALITY_DEFAULT):
-    """The full-resolution result as a download: the stored PNG, or a JPEG
-    made from it at `quality` (fmt "jpeg"). Raises NotColorized."""
+def result_response(photo, fmt="png", quality=JPEG_QUALITY_DEFAULT, shared=False):
+    """The full-resolution result as a download: the stored PNG, or a JPEG made from it at
+    `quality` (fmt "jpeg"), carrying what gallery/provenance.py lets it carry: through a share
+    link (`shared`), the allow-list; to the owner, what they chose. Raises NotColorized."""
     if photo.status != Photo.DONE or not photo.result:
         raise NotColorized(photo)
-    stem = f"{photo.title}-color"
+    everything = not shared and provenance.keeps_everything(photo.owner)
     if fmt == "png":
-        return serve_file(photo.result.name, "image/png", filename=f"{stem}.png", attachment=True)
-    return serve_file(result_jpeg(photo, quality), "image/jpeg", filename=f"{stem}.jpg", attachment=True)
+        filename = provenance.download_filename(photo, shared, "png")
+        png = provenance.result_png(photo, everything)
+        if isinstance(png, str):  # the stored file as it is
+            return serve_file(png, "image/png", filename=filename, attachment=True)
+        response = StreamingHttpResponse(png, content_type="image/png")
+        response["Content-Disposition"] = content_disposition_header(True, filename)
+        return private(response)
+    return serve_file(result_jpeg(photo, quality, everything), "image/jpeg",
+                      filename=provenance.download_filename(photo, shared, "jpg"), attachment=True)
 
 
-def result_jpeg(photo, quality, variant=""):
-    """Storage name of the photo's result as a JPEG at `quality`: made on the first request
-    and kept beside the result (result-3.png -> result-3.q90.jpg), so that the next request
-    is a file sent as it is (by nginx, with SENDFILE_MODE) and not a full-resolution decode
-    and encode in a web process (450 MB and 4 s for 30 Mpx). A new result has a new name, and
-    its JPEGs go with the old one (gallery.models.result_downloads). Requests racing for the
-    same one wait for the first to make it. `variant` names a kind of metadata in the name,
-    for downloads that carry other metadata than the stored file's.
+# The cached JPEG of a download that carries all of the original's metadata (the owner asked
+# for it) is another file than the default one, which carries the allow-list.
+FULL_METADATA = "-full"
 
-    Besides the default quality, one other is kept: asking for a third replaces it, so that
-    a hundred qualities do not make a hundred files."""
+
+def result_jpeg(photo, quality, everything=False):
+    """Storage name of the photo's result as a JPEG at `quality`, carrying `everything` of the
+    original's metadata or the allow-list (gallery/provenance.py): made on the first request
+    and kept beside the result (result-3.png -> result-3.q90.jpg, or result-3.q90-full.jpg
+    with everything), so that the next request is a file sent as it is (by nginx, with
+    SENDFILE_MODE) and not a full-resolution decode and encode in a web process (450 MB and
+    4 s for 30 Mpx). A new result has a new name, and its JPEGs go with the old one
+    (gallery.models.result_downloads). Requests racing for the same one wait for the first to
+    make it.
+
+    Besides the default quality, one other is kept of each kind: asking for a third replaces
+    it, so that a hundred qualities do not make a hundred files."""
+    variant = FULL_METADATA if everything else ""
     name = jpeg_download_name(photo.result.name, quality, variant)
     if default_storage.exists(name):
         return name
     with _folder_lock(photo):
         if default_storage.exists(name):  # made meanwhile, by the request we waited for
             return name
-        default_name = jpeg_download_name(photo.result.name, JPEG_QUALITY_DEFAULT, variant)
+        keep = {jpeg_download_name(photo.result.name, JPEG_QUALITY_DEFAULT, v) for v in ("", FULL_METADATA)}
         for other in result_downloads(photo.result.name):
-            if other != default_name and other.endswith(f"{variant}.jpg"):
-                default_storage.delete(other)
-        default_storage.save(name, ContentFile(_encode_result_jpeg(photo, quality)))
+            if other not in keep and other.endswith(f"{FULL_METADATA}.jpg") == everything:
+                default_storage.delete(other)  # the other quality of the same kind
+        default_storage.save(name, ContentFile(_encode_result_jpeg(photo, quality, everything)))
     return name
 
 
-def _encode_result_jpeg(photo, quality):
+def _encode_result_jpeg(photo, quality, everything):
     from PIL import Image
 
     with default_storage.open(photo.result.name, "rb") as f:
         png = Image.open(io.BytesIO(f.read()))
         png.load()
     jpeg = io.BytesIO()
-    # The stored PNG's provenance and EXIF, carried over by the one writer of results.
-    save_result(png, jpeg, "jpeg", facts_of(png), png.getexif(), quality)
+    # The one writer of results, with the stored PNG's provenance and what this download carries.
+    save_result(png, jpeg, "jpeg", *provenance.carried(photo, facts_of(png), everything), quality)
     return jpeg.getvalue()
 
 
@@ -226,21 +243,49 @@ def _folder_lock(photo):
         os.close(fd)  # releases the lock
 
 
-def uncertainty_response(photo, overlay=False):
-    """How unsure the model was of each pixel's color (mlcore/uncertainty.py), as PNG: gray
-    at the photo's own size, 0 sure to 255 unsure; or, for the photo page, an orange overlay
-    at its display size. Raises NotColorized when there is no stored distribution (not
-    colorized yet, or a model that predicts one color per pixel)."""
+def stored_prediction(photo):
+    """The photo's stored Prediction (mlcore/render.py); raises NotColorized when it has none."""
     from mlcore.render import Prediction
-    from mlcore.uncertainty import overlay_image, uncertainty_image
 
     if photo.status != Photo.DONE or not photo.prediction:
         raise NotColorized(photo)
     try:
         with default_storage.open(photo.prediction.name, "rb") as f:
-            prediction = Prediction.from_bytes(f.read())
+            return Prediction.from_bytes(f.read())
     except FileNotFoundError:
         raise NotColorized(photo) from None
+
+
+def suggestions_at(photo, x, y):
+    """The colours the model hesitated between at fractions x, y of the photo, most likely
+    first (mlcore/suggestions.py), each at the photo's lightness there, read from the stored
+    prediction and the display version of the original: no network. Raises NotColorized when
+    there is no stored distribution."""
+    from PIL import Image
+
+    from mlcore.suggestions import lightness_at, suggest
+
+    prediction = stored_prediction(photo)
+    if prediction.log_probs is None:
+        raise NotColorized(photo)
+    height, width = prediction.indices.shape[:2]
+    with default_storage.open(photo.before.name, "rb") as f:
+        before = Image.open(f)
+        # A JPEG decodes at 1/2 to 1/8 scale in a fraction of the time: one cell's mean L is
+        # all that is read, and a cell is hundreds of pixels of a display version.
+        before.draft("RGB", (before.width // 8, before.height // 8))
+        before.load()
+    return suggest(prediction, x, y, lightness_at(before, x, y, height, width))
+
+
+def uncertainty_response(photo, overlay=False):
+    """How unsure the model was of each pixel's color (mlcore/uncertainty.py), as PNG: gray
+    at the photo's own size, 0 sure to 255 unsure; or, for the photo page, an orange overlay
+    at its display size. Raises NotColorized when there is no stored distribution (not
+    colorized yet, or a model that predicts one color per pixel)."""
+    from mlcore.uncertainty import overlay_image, uncertainty_image
+
+    prediction = stored_prediction(photo)
     width, height = photo.width, photo.height
     if overlay:
         scale = min(1.0, DISPLAY_SIZE / max(width, height))
@@ -264,8 +309,6 @@ def serve_file(name, content_type, filename=None, attachment=False):
         response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
     disposition = "attachment" if attachment else "inline"
     if filename:
-        from django.utils.http import content_disposition_header
-
         response["Content-Disposition"] = content_disposition_header(attachment, filename)
     else:
         response["Content-Disposition"] = disposition
@@ -274,8 +317,6 @@ def serve_file(name, content_type, filename=None, attachment=False):
 
 def serve_bytes(data, content_type, filename):
     response = HttpResponse(data, content_type=content_type)
-    from django.utils.http import content_disposition_header
-
     response["Content-Disposition"] = content_disposition_header(True, filename)
     return private(response)
 

@@ -95,6 +95,22 @@ class SharedReencodeThrottle(PerAddressThrottle):
     scope, setting = "shared-reencode", "SHARED_REENCODE_RATE"
 
 
+class RenderThrottle(FailOpenThrottle):
+    """Re-renders and hint renders, per person: each one is a job on a worker. With at most one
+    job waiting per photo (ColorizationJob.send_render), this bounds what one person can
+    ask of the workers across all their photos."""
+
+    scope = "render"
+
+    def get_rate(self):
+        return settings.RENDER_RATE
+
+    def get_cache_key(self, request, view):
+        if not (request.user and request.user.is_authenticated):
+            return None  # AnonThrottle counts those, before their 401
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
 class AnonThrottle(FailOpenThrottle):
     """Requests without credentials, per client address."""
 

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from gallery import quota
 from gallery.api.models import ApiToken
 from gallery.forms import ACCEPT, ApiKeyForm, DeleteAccountForm, GalleryForm, SignupForm, UploadForm
-from gallery.models import DEFAULT_GALLERY_KEPT, Gallery, NotColorized, Photo
+from gallery.models import DEFAULT_GALLERY_KEPT, AccountSettings, Gallery, NotColorized, Photo, model_takes_hints
 from gallery.streams import TooManyDownloads
 from gallery.api.serializers import ResultQuerySerializer
 from gallery.photos import (
@@ -46,6 +46,7 @@ from gallery.throttles import (
     SharedReencodeThrottle,
     SignupThrottle,
 )
+from mlcore.hint_points import MAX_HINTS
 from mlcore.render import MAX_VIVIDNESS, MIN_VIVIDNESS
 
 logger = logging.getLogger("gallery")
@@ -135,10 +136,24 @@ class LoginView(auth_views.LoginView):
         response["Retry-After"] = str(wait)
         return response
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # Django names the site after the request's host ("127.0.0.1:8000"), which would hide
+        # the name every page takes from gallery.context_processors.site.
+        del context["site_name"]
+        return context
+
 
 @login_required
 def account(request):
-    return render(request, "registration/account.html")
+    choices = AccountSettings.of(request.user)
+    if request.method == "POST":
+        choices.keep_photo_metadata = request.POST.get("keep_photo_metadata") == "on"
+        choices.save()
+        messages.success(request, "Saved." + (" Your downloads keep all of your photos' metadata."
+                                              if choices.keep_photo_metadata else ""))
+        return redirect("account")
+    return render(request, "registration/account.html", {"account_settings": choices})
 
 
 @login_required
@@ -349,7 +364,8 @@ def photo(request, pk):
     if photo.share_token:
         share_url = request.build_absolute_uri(reverse("shared-photo", args=[photo.share_token]))
     ctx = {"photo": photo, "share_url": share_url, "shared_view": False,
-           "vividness_min": MIN_VIVIDNESS, "vividness_max": MAX_VIVIDNESS}
+           "vividness_min": MIN_VIVIDNESS, "vividness_max": MAX_VIVIDNESS,
+           "hints_supported": photo.status == Photo.DONE and model_takes_hints(), "max_hints": MAX_HINTS}
     return render(request, "gallery/photo.html", ctx)
 
 
@@ -418,10 +434,15 @@ def photo_share(request, pk):
 
 # -- shared photos ----------------------------------------------------------
 
+SHARED_PAGE_TITLE = "A colorized photo"
+
 
 def shared_photo(request, token):
     photo = _get_shared_photo(token)
-    return no_store(render(request, "gallery/photo.html", {"photo": photo, "shared_view": True, "token": token}))
+    # The file name is the owner's (often a person's or a place's name): a share link's page
+    # does not say it, as its downloads do not.
+    return no_store(render(request, "gallery/photo.html", {"photo": photo, "shared_view": True, "token": token,
+                                                           "page_title": SHARED_PAGE_TITLE}))
 
 
 @require_GET
@@ -436,7 +457,7 @@ def shared_download(request, token):
         wait = SharedReencodeThrottle().check(request)
         if wait:
             return _refused(request, wait)
-    return no_store(_download_result(request, photo))
+    return no_store(_download_result(request, photo, shared=True))
 
 
 # -- helpers ----------------------------------------------------------------
@@ -456,13 +477,14 @@ def _serve_display_file(photo, kind):
         raise Http404 from None
 
 
-def _download_result(request, photo):
+def _download_result(request, photo, shared=False):
     """The result as PNG or JPEG, its query read by the API's own serializer (one set of
-    rules and messages for the site, the API and share links)."""
+    rules and messages for the site, the API and share links); `shared`: through a share link."""
     query = ResultQuerySerializer(data=request.GET)
     if not query.is_valid():
         return HttpResponseBadRequest(" ".join(m for errors in query.errors.values() for m in errors))
     try:
-        return result_response(photo, query.validated_data["format"], query.validated_data["quality"])
+        return result_response(photo, query.validated_data["format"], query.validated_data["quality"],
+                               shared=shared)
     except NotColorized:
         raise Http404 from None

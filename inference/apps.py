@@ -9,22 +9,32 @@ class InferenceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        checks.register(check_queue_and_model)
+        checks.register(check_model)
+        # `check --deploy` only: on a laptop (`make run`, every management command) one embedded
+        # Redis is the intended set-up, and a warning on every command teaches people to ignore
+        # warnings.
+        checks.register(check_redis_server, deploy=True)
 
 
-def check_queue_and_model(app_configs=None, **kwargs):
-    """Misconfigurations that would otherwise surface as a stack trace at the
-    first upload or the first job."""
+def check_redis_server(app_configs=None, **kwargs):
+    """Production with no Redis server: separately started processes would not share jobs."""
+    from django.conf import settings
+
+    if settings.DEBUG or settings.REDIS_URL:
+        return []
+    return [checks.Warning(
+        "REDIS_URL is not set: each process starts its own embedded Redis, so separately "
+        "started web servers and workers will not see each other's jobs.",
+        hint="Set REDIS_URL to a Redis server in production, or start the site with `manage.py runsite`.",
+        id="inference.W001",
+    )]
+
+
+def check_model(app_configs=None, **kwargs):
+    """A model path that would otherwise surface as a stack trace at the first job."""
     from django.conf import settings
 
     messages = []
-    if not settings.DEBUG and not settings.REDIS_URL:
-        messages.append(checks.Warning(
-            "REDIS_URL is not set: each process starts its own embedded Redis, so separately "
-            "started web servers and workers will not see each other's jobs.",
-            hint="Set REDIS_URL to a Redis server in production, or start the site with `manage.py runsite`.",
-            id="inference.W001",
-        ))
     path = settings.COLORIZER_MODEL_PATH
     if path and not os.path.isfile(path):
         messages.append(checks.Error(

@@ -83,8 +83,9 @@ def colorize_photo(photo_id):
 
 
 def render_photo(photo_id):
-    """The RQ job of a re-render: the photo does it from its stored prediction."""
-    photo = Photo.objects.filter(pk=photo_id).first()
+    """The RQ job of a re-render: the photo does it, from its stored prediction, or with the
+    network when its colour hints changed. Its newest request is read as the job starts."""
+    photo = Photo.take_render(photo_id)
     if photo is None:
         return "skipped"
-    return photo.render_requested()
+    return photo.render_requested(get_colorizer)

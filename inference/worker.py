@@ -87,10 +87,23 @@ def memory_ceiling(megabytes):
         resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
 
 
+class RoutineMaintenanceFilter(logging.Filter):
+    """Keeps RQ's "cleaning registries" line out of the log unless DEBUG is asked for: RQ
+    logs it at INFO at every maintenance run (each SWEEP_INTERVAL, 15 s), burying jobs and
+    errors under it. Our own sweep logs when it finds something."""
+
+    def filter(self, record):
+        return "cleaning registries" not in str(record.msg) or logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+ROUTINE_MAINTENANCE = RoutineMaintenanceFilter()
+
+
 class ColorizeWorker(SimpleWorker):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("maintenance_interval", settings.SWEEP_INTERVAL)
         super().__init__(*args, **kwargs)
+        self.log.addFilter(ROUTINE_MAINTENANCE)  # once: the same filter is not added twice
 
     def work(self, *args, **kwargs):
         # Before the model loads: threads started later (torch's) inherit the priority.

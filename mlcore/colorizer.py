@@ -107,13 +107,13 @@ class Colorizer:
         """A photo's Prediction; `hints`: a person's points [(x, y, a, b), ...] (fractions, ab units)."""
         return self.predict_many([img], None if hints is None else [hints])[0]
 
-    def predict_many(self, imgs, hints=None):
+    def predict_many(self, imgs, hints=None, hint_maps=None):
         """Predictions for several photos from one pass of the network: on a GPU a batch
         costs little more than one photo. Each equals predict() of that photo up to float rounding
-        (the network may pick other kernels for a batch). `hints`: one list of points per photo."""
+        (the network may pick other kernels for a batch). `hints`: one list of points per photo;
+        or `hint_maps`, a (N, 3, h, w) map made already (the hint curve's simulated hints)."""
         lightness = torch.cat([self.network_input(img) for img in imgs])
-        hint_maps = None
-        if hints is not None and any(hints):
+        if hint_maps is None and hints is not None and any(hints):
             grid = self.size // OUTPUT_STRIDE
             hint_maps = torch.cat([hint_map(points or [], grid, grid) for points in hints])
         outs = self.outputs(lightness, hint_maps)

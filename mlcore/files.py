@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from .hint_points import hint_points
 from .imageio import load_image
 from .provenance import make_facts, original_exif, save_result
 from .render import render
@@ -67,15 +68,17 @@ def cores_left_to_the_network(device):
 
 
 def colorize_files(colorizer, inputs, out_dir, fmt="png", vividness=None, temperature=None, batch=1,
-                   **save_kwargs):
+                   hints=None, **save_kwargs):
     """Colorize each input file into out_dir; yields (input, target, error or None) for each, as it
-    is written or found unreadable (error: a sentence, for an unreadable input or a failed write)."""
+    is written or found unreadable (error: a sentence, for an unreadable input or a failed write).
+    hints: a person's colour hints (mlcore.hint_points.validate_hints) given to every input."""
     targets = unique_targets(inputs, out_dir, FORMATS[fmt])
+    points = hint_points(hints) if hints else None
 
     def finish(path, target, prediction, img):
         used_vividness, used_temperature = prediction.settings(vividness, temperature)
         facts = make_facts(colorizer.version, used_vividness, used_temperature, datetime.now(timezone.utc),
-                           Path(path).name)
+                           Path(path).name, len(hints or []))
         try:
             write_result(render(prediction, img, vividness, temperature), target, fmt, facts, original_exif(path),
                          **save_kwargs)
@@ -95,7 +98,9 @@ def colorize_files(colorizer, inputs, out_dir, fmt="png", vividness=None, temper
                 except UNREADABLE as exc:
                     yield path, target, f"not a readable image ({exc})"
             if loaded:
-                predictions = colorizer.predict_many([img for _, _, img in loaded])
+                imgs = [img for _, _, img in loaded]
+                predictions = (colorizer.predict_many(imgs) if points is None
+                               else colorizer.predict_many(imgs, [points] * len(imgs)))
                 pending += [writer.submit(finish, path, target, prediction, img)
                             for (path, target, img), prediction in zip(loaded, predictions)]
             while len(pending) > IN_FLIGHT:

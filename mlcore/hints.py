@@ -12,7 +12,6 @@ import torch
 from .networks import AB_HINT_SCALE, HINT_CHANNELS
 
 HINT_P = 1 / 8
-MAX_HINTS = 64          # what a person may give (the API's limit)
 PATCH_SIDES_FULL = 9    # patches of 1-9 px at full (network input) resolution
 OUTPUT_STRIDE = 4       # the hint map is at 1/4 of the network's input
 PRODUCT_PATCH = 2       # a person's point covers 2x2 cells of the grid (8x8 px of the network's input)
@@ -47,3 +46,4 @@ def hint_map(points, height, width):
         hints[0, 1, cy:cy + PRODUCT_PATCH, cx:cx + PRODUCT_PATCH] = b / AB_HINT_SCALE
         hints[0, 2, cy:cy + PRODUCT_PATCH, cx:cx + PRODUCT_PATCH] = 1.0
     return hints
+

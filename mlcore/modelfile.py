@@ -6,8 +6,10 @@ costs a few hundred MB per process. A checkpoint is a zip archive (torch.save) w
 `data.pkl` holds the dict that checkpoint.save_model wrote; its tensors are references to
 other members of the archive, which we replace by None instead of loading them.
 """
+import functools
 import hashlib
 import io
+import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -24,6 +26,30 @@ EXAMPLES_PATH = WEIGHTS_DIR / "results" / "examples.jpg"
 def model_version(arch, loss, sha256):
     """The version string stored with every colorization: architecture, loss, file hash."""
     return f"{arch}-{loss}-{sha256[:10]}"
+
+
+# What each architecture is, in plain words, for people (the model page); torch-free, so web
+# processes can read it. Keep in step with mlcore/networks.py's ARCHITECTURES.
+_PRETRAINED = "image encoder (pretrained on ImageNet) and a light decoder trained for color"
+_CONTEXT = "a summary of what the whole photo shows that keeps its colors consistent"
+ARCHITECTURE_DESCRIPTIONS = {
+    "eccv16": "the paper's own network",
+    "lite0": f"an EfficientNet-Lite0 {_PRETRAINED}",
+    "lite0ctx": f"an EfficientNet-Lite0 {_PRETRAINED}, and {_CONTEXT}",
+    "lite1ctx": f"an EfficientNet-Lite1 {_PRETRAINED}, and {_CONTEXT}",
+    "lite0hint": f"an EfficientNet-Lite0 {_PRETRAINED}, {_CONTEXT}, attention across the whole photo, "
+                 "and colour hints a person can give",
+}
+
+
+def describe_architecture(arch):
+    """A model's network in plain words; an unknown architecture is named as it is."""
+    return ARCHITECTURE_DESCRIPTIONS.get(arch, arch)
+
+
+def arch_takes_hints(arch):
+    """Whether networks of this architecture read colour hints (lite0hint)."""
+    return arch.endswith("hint")
 
 
 class _NoTensors(pickle.Unpickler):
@@ -62,3 +88,19 @@ def read_summary(path):
     return {"arch": ckpt["arch"], "loss": ckpt["loss"], "size": ckpt.get("size"),
             "meta": ckpt.get("meta") or {}, "sha256": sha256,
             "version": model_version(ckpt["arch"], ckpt["loss"], sha256)}
+
+
+@functools.lru_cache(maxsize=4)
+def _summary_of_version(path, mtime_ns, size):
+    return read_summary(path)
+
+
+def takes_hints(path):
+    """Whether the model file at `path` takes colour hints, without torch; read once per
+    version of the file. False for a file that is missing or not a model (nothing can be
+    coloured then, with hints or without)."""
+    try:
+        stat = os.stat(path)
+        return arch_takes_hints(_summary_of_version(str(path), stat.st_mtime_ns, stat.st_size)["arch"])
+    except (OSError, ValueError):
+        return False

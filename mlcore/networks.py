@@ -25,6 +25,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .modelfile import arch_takes_hints
+
 
 def _block(cin, cout, n, stride_last=1, dilation=1):
     layers = []
@@ -254,7 +256,7 @@ def build_model(arch, out_channels, width=1.0, pretrained=True):
     if arch == "eccv16":
         return ECCV16(out_channels, width)
     if has_pretrained_encoder(arch):
-        hinted = arch.endswith("hint")
+        hinted = arch_takes_hints(arch)
         return Lite0Colorizer(out_channels, width, pretrained, context=arch.endswith("ctx") or hinted,
                               encoder=encoder_name(arch), hints=hinted, attention=hinted)
     raise ValueError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")

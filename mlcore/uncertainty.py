@@ -32,10 +32,30 @@ def uncertainty_image(prediction, width, height):
 # The overlay's colour: a warm orange that reads over gray and colour photos alike.
 OVERLAY_RGB = (255, 96, 0)
 OVERLAY_MAX_ALPHA = 0.85
+# The overlay is a guide to the few places worth checking, so it is scaled per photo: the
+# least sure GUIDE_SHARE of the photo shows, fading in from there to full strength at the
+# least sure GUIDE_PEAK. (In absolute terms almost every pixel of a photo is unsure of
+# something, and an unscaled overlay was orange all over, pointing nowhere.)
+GUIDE_SHARE = 0.15
+GUIDE_PEAK = 0.02
+# Below this entropy (of 255) nothing is worth pointing at, whatever the photo's spread.
+GUIDE_FLOOR = 40
+
+
+def guide_levels(gray):
+    """(low, high) of the 8-bit map: the overlay starts at low and is full at high."""
+    histogram = np.bincount(np.asarray(gray, dtype=np.uint8).ravel(), minlength=256)
+    above = np.cumsum(histogram[::-1])[::-1] / max(1, histogram.sum())  # share of pixels >= level
+    low = int(np.argmax(above <= GUIDE_SHARE)) if (above <= GUIDE_SHARE).any() else 255
+    high = int(np.argmax(above <= GUIDE_PEAK)) if (above <= GUIDE_PEAK).any() else 255
+    low = max(low, GUIDE_FLOOR)
+    return low, max(high, low + 1)
 
 
 def overlay_image(gray):
-    """The gray map as a heat overlay (RGBA): clear where the model is sure, orange where not."""
+    """The gray map as a heat overlay (RGBA), scaled per photo: clear where the model is
+    about as sure as anywhere on the photo, orange at the few places it was least sure."""
+    low, high = guide_levels(gray)
     overlay = Image.new("RGBA", gray.size, OVERLAY_RGB + (0,))
-    overlay.putalpha(gray.point(lambda v: round(v * OVERLAY_MAX_ALPHA)))
+    overlay.putalpha(gray.point(lambda v: round(min(1.0, max(0.0, (v - low) / (high - low))) * 255 * OVERLAY_MAX_ALPHA)))
     return overlay

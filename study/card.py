@@ -13,7 +13,8 @@ from datetime import datetime
 
 from django.conf import settings
 
-from mlcore.modelfile import DEFAULT_RESULTS_PATH, read_summary
+from mlcore.hint_points import PAPER_HINT_PSNR
+from mlcore.modelfile import DEFAULT_RESULTS_PATH, describe_architecture, read_summary
 from mlcore.paths import model_path
 
 logger = logging.getLogger("gallery")
@@ -28,8 +29,10 @@ BASELINE_LABELS = {
 }
 
 # Accuracy-against-threshold chart (inline SVG, in user units; the viewBox scales it).
-CHART_W, CHART_H = 420, 260
-PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 44, 410, 12, 220
+# The plot's right edge leaves room for half of its last tick label ("150" at 13 units is
+# about 24 wide, centred on the edge).
+CHART_W, CHART_H = 426, 260
+PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 44, 406, 12, 220
 SERIES_COLOURS = {"ground_truth": "#222222", "gray": "#8a8a8a", "random": "#c08a00"}
 MODEL_COLOUR = "#1766c2"
 # Other models in the same evaluation (the previous default, experiments): one muted colour, so
@@ -87,6 +90,7 @@ def model_facts():
     return {
         "version": summary["version"],
         "arch": summary["arch"],
+        "network": describe_architecture(summary["arch"]),
         "loss": summary["loss"],
         "created": created,
         "parameters": meta.get("parameters"),
@@ -140,6 +144,50 @@ def _table(data):
         "truth_row": next((r for r in rows if r["method"] == "ground_truth"), None),
         "charts": [chart(rows, "curve_plain", "auc_plain", "Every pixel counts the same"),
                    chart(rows, "curve_rebal", "auc_rebal", "Rare colors count as much as common ones")],
+        "hint_chart": hint_chart(model_row.get("hint_curve") or data.get("hint_curve")) if model_row else None,
+    }
+
+
+PAPER_HINT_COLOUR = "#8a8a8a"
+
+
+def hint_chart(curve):
+    """PSNR against the number of colour hints, this model's (`evaluate --hints`) beside Zhang et
+    al. 2017's on ImageNet; the counts are evenly spaced, as the paper's figure spaces them
+    (0, 1, 2, 5, ... 100). None without a curve."""
+    points = [p for p in curve or [] if p.get("psnr") is not None]
+    if len(points) < 2:
+        return None
+    counts = sorted({p["hints"] for p in points} | set(PAPER_HINT_PSNR))
+    values = [p["psnr"] for p in points] + list(PAPER_HINT_PSNR.values())
+    low, high = int(min(values)) - 1, int(max(values)) + 2
+    width, height = PLOT_RIGHT - PLOT_LEFT, PLOT_BOTTOM - PLOT_TOP
+
+    def x(count):
+        return PLOT_LEFT + width * counts.index(count) / (len(counts) - 1)
+
+    def y(db):
+        return PLOT_BOTTOM - height * (db - low) / (high - low)
+
+    def line(pairs):
+        return " ".join(f"{x(c):.1f},{y(v):.1f}" for c, v in pairs)
+
+    step = max(1, (high - low) // 5)
+    return {
+        "series": [
+            {"label": "This model", "points": line((p["hints"], p["psnr"]) for p in points), "color": MODEL_COLOUR,
+             "is_shipped": True},
+            {"label": "Zhang et al. 2017 (ImageNet)", "points": line(sorted(PAPER_HINT_PSNR.items())),
+             "color": PAPER_HINT_COLOUR, "is_shipped": False},
+        ],
+        "rows": [{"hints": c, "ours": next((p["psnr"] for p in points if p["hints"] == c), None),
+                  "paper": PAPER_HINT_PSNR.get(c)} for c in counts],
+        # The last label ends at its tick, so that "100" is not cut by the chart's edge.
+        "x_ticks": [{"x": x(c), "label": c, "anchor": "end" if c == counts[-1] else "middle"} for c in counts],
+        "y_ticks": [{"y": y(v), "label": f"{v}"} for v in range(low, high + 1, step)],
+        "width": CHART_W, "height": CHART_H, "left": PLOT_LEFT, "right": PLOT_RIGHT, "top": PLOT_TOP,
+        "bottom": PLOT_BOTTOM, "plot_w": width, "plot_h": height, "label_y": PLOT_BOTTOM + 34,
+        "centre_x": (PLOT_LEFT + PLOT_RIGHT) / 2, "tick_label_y": PLOT_BOTTOM + 16,
     }
 
 

@@ -3,6 +3,7 @@ color photo and the model's colorization of its lightness, and the answers peopl
 
 import secrets
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import models, transaction
 from django.db.models import Count, Q
@@ -67,15 +68,35 @@ def _delete_pair_files(sender, instance, **kwargs):
 models.signals.post_delete.connect(_delete_pair_files, sender=Pair)
 
 
+# Answers one address, or one account, may add to the public figure per day (UTC); past it
+# they are recorded but not counted. 40 is four rounds: plenty for a person, little for a flood.
+DAILY_COUNTED_ANSWERS = 40
+
+# What /study/results.json counts, in words (it says so to anyone who reads it).
+COUNTING_RULE = (
+    f"Answers from finished rounds only, one per person and pair (a person being a browser session, "
+    f"an account and an address), at most {DAILY_COUNTED_ANSWERS} a day (UTC) per address and per account. "
+    "Answers past that are recorded but not counted."
+)
+
+
 class Answer(models.Model):
     """One person's first answer about one pair. `participant` is a random id kept in their
-    session (it survives logging in, unlike the session key), so a pair counts once per session."""
+    session (it survives logging in, unlike the session key), so a pair is answered once per
+    session; `user` and `address` (a keyed hash of the client's address, never the address)
+    tie the answers of fresh sessions and of logging out and in to the same person.
+
+    An answer is `counted` in the public figure only when its round is over (so that the figure
+    moving reveals no single answer) and COUNTING_RULE allows it."""
 
     pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="answers")
     participant = models.CharField(max_length=32)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    address = models.CharField(max_length=64, blank=True, db_index=True)
     real_slot = models.PositiveSmallIntegerField(help_text="where the real photo was shown: 0 first, 1 second")
     choice = models.PositiveSmallIntegerField(help_text="the image picked as the real one")
     correct = models.BooleanField()
+    counted = models.BooleanField(default=False, help_text="in the public figure (see COUNTING_RULE)")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -83,12 +104,52 @@ class Answer(models.Model):
             models.UniqueConstraint(fields=["participant", "pair"], name="study_one_answer_per_pair_and_session"),
         ]
 
+    def same_person(self):
+        """Other answers by this answer's session, account or address."""
+        return answers_by(self.participant, self.user_id, self.address).exclude(pk=self.pk)
+
+    def countable(self):
+        """Whether COUNTING_RULE lets this answer into the figure, given the answers counted so far."""
+        counted = Answer.objects.filter(counted=True)
+        if self.same_person().filter(counted=True, pair_id=self.pair_id).exists():
+            return False
+        today = counted.filter(created__date=self.created.date())
+        limits = [Q(address=self.address)] if self.address else []
+        if self.user_id:
+            limits.append(Q(user_id=self.user_id))
+        return all(today.filter(limit).count() < DAILY_COUNTED_ANSWERS for limit in limits)
+
+
+def answers_by(participant, user_id=None, address=""):
+    """Every answer by one person: their session (participant), account or (hashed) address."""
+    who = Q(participant=participant)
+    if address:
+        who |= Q(address=address)
+    if user_id:
+        who |= Q(user_id=user_id)
+    return Answer.objects.filter(who)
+
+
+def count_round(answer_ids):
+    """A round is over: count its answers that COUNTING_RULE allows. Returns (right, answered).
+    Two rounds of one address closing at the same instant may together pass the daily limit by
+    a few answers; that is inexact in a way that cannot move the figure much."""
+    answers = list(Answer.objects.filter(pk__in=answer_ids).order_by("pk"))
+    with transaction.atomic():
+        for answer in answers:
+            if answer.countable():
+                Answer.objects.filter(pk=answer.pk).update(counted=True)
+    return sum(a.correct for a in answers), len(answers)
+
 
 def results(first_version=None):
     """[{"model", "answers", "fooled", "fooling_rate", "ci95"}] for every model version that has
-    pairs; `first_version` (the deployed model's) first, then the most recent ones."""
+    pairs, counting only counted answers; `first_version` (the deployed model's) first, then the
+    most recent ones."""
+    counted = Q(answers__counted=True)
     per_version = (Pair.objects.values("model_version")
-                   .annotate(n=Count("answers"), k=Count("answers", filter=Q(answers__correct=False)),
+                   .annotate(n=Count("answers", filter=counted),
+                             k=Count("answers", filter=counted & Q(answers__correct=False)),
                              latest=models.Max("created"))
                    .order_by("-latest"))
     out = []

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from mlcore.imageio import open_colour_photo
+from mlcore.inputcolor import TINTED, classify
 from study.models import Pair
 
 # The paper showed 256x256 images (Zhang et al. 2016, Sec. 3.1).
@@ -31,10 +32,13 @@ def file_sha256(path):
 
 def real_photo(path):
     """The photo as the study shows it (RGB, longer side at most STUDY_SIZE), or why not:
-    "unreadable" or "grayscale"."""
+    "unreadable", "grayscale" or "tinted" (a sepia or otherwise toned print: its colours are a
+    darkroom's, not the scene's, and would make a poor "real colour" half of a pair)."""
     img = open_colour_photo(path, STUDY_SIZE)
     if isinstance(img, str):
         return img
+    if classify(img) == TINTED:
+        return "tinted"
     if max(img.size) > STUDY_SIZE:
         scale = STUDY_SIZE / max(img.size)
         img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))),

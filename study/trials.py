@@ -2,35 +2,59 @@
 
 A participant is shown one pair at a time. Which of its two images is real, and the opaque
 tokens the images are served under, stay in the session until the pair is answered; the
-client only ever sees the pair's id and two random URLs. The answer that counts is the first:
-the database refuses a second one for the same participant and pair.
+client only ever sees the pair's id and two random URLs. The answer kept is the first: the
+database refuses a second one for the same participant and pair, and a pair already answered
+by the same account or address is never shown again.
+
+Whether an answer was right is told only at the end of a round of ROUND answers, as that
+round's score, and only then do its answers join the public figure (study.models.count_round):
+neither the answer's reply nor the figure moving tells which image of a pair was real.
 """
 
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from study.models import Answer, Pair
+from study.models import Answer, Pair, answers_by, count_round
 
 SESSION_KEY = "study"
 TOKEN_BYTES = 18
 CHOICES = (0, 1)
+# Pairs per round: the participant's score, and the round's answers in the figure, after each.
+ROUND = 10
+
+
+def address_key(address):
+    """A keyed hash of a client address: enough to tie answers from one address together,
+    useless for finding the address again."""
+    if not address:
+        return ""
+    return hmac.new(settings.SECRET_KEY.encode(), address.encode(), hashlib.sha256).hexdigest()[:64]
 
 
 @dataclass
 class Outcome:
-    """What became of an answer: counted (with whether it was right), or refused and why."""
+    """What became of an answer: recorded (and, when it ended a round, that round's score as
+    (right, answered)), or refused and why."""
 
-    counted: bool
-    correct: bool | None = None
-    refusal: str = ""  # "repeat": already answered here; "not-shown": not the pair on show
+    recorded: bool
+    score: tuple | None = None
+    refusal: str = ""  # "repeat": already answered by this person; "not-shown": not the pair on show
 
 
 class Participant:
-    def __init__(self, session):
+    """One person taking the study: their session, and the account and address (hashed) behind
+    it, so that fresh sessions and logging out and in find the pairs they answered."""
+
+    def __init__(self, session, user=None, address=""):
         self.session = session
         self.state = dict(session.get(SESSION_KEY) or {})
+        self.user = user if user is not None and user.is_authenticated else None
+        self.address = address_key(address)
 
     @property
     def id(self):
@@ -44,8 +68,9 @@ class Participant:
     def _save(self):
         self.session[SESSION_KEY] = self.state  # marks the session modified
 
-    def answered(self):
-        return Answer.objects.filter(participant=self.id).count()
+    def answers(self):
+        """Every answer by this person: this session, this account or this address."""
+        return answers_by(self.id, self.user and self.user.pk, self.address)
 
     def current(self):
         """The pair on show: {"pair": id, "tokens": [t0, t1]}, drawing a new one at random from
@@ -56,7 +81,7 @@ class Participant:
             return {"pair": pending["pair"], "tokens": pending["tokens"]}
         # Each photo once per participant, whichever model colored it: having seen a photo's
         # real colors once, one would recognise them in the next model's pair of it.
-        seen = Pair.objects.filter(answers__participant=self.id).values("source_sha256")
+        seen = Pair.objects.filter(answers__in=self.answers()).values("source_sha256")
         candidates = list(Pair.objects.exclude(source_sha256__in=seen).values_list("pk", flat=True))
         if not candidates:
             if pending:
@@ -88,22 +113,37 @@ class Participant:
             raise ValueError("choice must be 0 or 1")
         pending = self.state.get("pending")
         if not pending or pending["pair"] != pair_id:
-            if Answer.objects.filter(participant=self.id, pair_id=pair_id).exists():
-                return Outcome(counted=False, refusal="repeat")
-            return Outcome(counted=False, refusal="not-shown")
+            if self.answers().filter(pair_id=pair_id).exists():
+                return Outcome(recorded=False, refusal="repeat")
+            return Outcome(recorded=False, refusal="not-shown")
         if not Pair.objects.filter(pk=pair_id).exists():  # withdrawn while on show
-            self.state.pop("pending", None)
-            self._save()
-            return Outcome(counted=False, refusal="not-shown")
-        correct = choice == pending["real"]
+            self._drop_pending()
+            return Outcome(recorded=False, refusal="not-shown")
+        if self.answers().filter(pair_id=pair_id).exists():  # drawn before logging in, say
+            self._drop_pending()
+            return Outcome(recorded=False, refusal="repeat")
         try:
             with transaction.atomic():
-                Answer.objects.create(pair_id=pair_id, participant=self.id, real_slot=pending["real"],
-                                      choice=choice, correct=correct)
+                answer = Answer.objects.create(
+                    pair_id=pair_id, participant=self.id, user=self.user, address=self.address,
+                    real_slot=pending["real"], choice=choice, correct=choice == pending["real"])
         except IntegrityError:
             # Another request of the same session (a second tab, a double click) got there first.
-            return Outcome(counted=False, refusal="repeat")
-        finally:
-            self.state.pop("pending", None)
-            self._save()
-        return Outcome(counted=True, correct=correct)
+            self._drop_pending()
+            return Outcome(recorded=False, refusal="repeat")
+        self.state.pop("pending", None)
+        self.state["round"] = [*self.state.get("round", []), answer.pk]
+        self._save()
+        score = self.end_round() if len(self.state["round"]) >= ROUND else None
+        return Outcome(recorded=True, score=score)
+
+    def end_round(self):
+        """Count the round's answers and return its score (right, answered); None when no
+        round was under way. Called after ROUND answers, and when no pair is left."""
+        ids = self.state.pop("round", [])
+        self._save()
+        return count_round(ids) if ids else None
+
+    def _drop_pending(self):
+        self.state.pop("pending", None)
+        self._save()

@@ -9,29 +9,31 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from gallery.throttles import AnonThrottle
+from gallery.throttles import PerAddressThrottle
 from mlcore.modelfile import EXAMPLES_PATH
 from study import card
-from study.models import Pair, results
+from study.models import COUNTING_RULE, DAILY_COUNTED_ANSWERS, Pair, results
 from study.stats import PAPER_FOOLING_RATE
-from study.trials import CHOICES, Participant
+from study.trials import CHOICES, ROUND, Participant
 
 # How long each pair is on screen (the paper: one second), read by the page's script.
 DISPLAY_MS = 1000
-# Pairs per round: the page shows the participant's own score after each round.
-ROUND = 10
+
+
+class StudyThrottle(PerAddressThrottle):
+    """Every request of the study, signed in or not, per client address, at the API's anonymous
+    rate (API_ANON_RATE): signing in must not buy a faster flood."""
+
+    scope, setting = "study", "API_ANON_RATE"
 
 
 def throttled(view):
-    """Anonymous requests count against the same per-address budget as the API's
-    (API_ANON_RATE, gallery.throttles.AnonThrottle); signed-in people are not limited.
-    The image URLs are not counted: each is issued by next.json, which is."""
+    """The image URLs are not counted: each is issued by next.json, which is."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        throttle = AnonThrottle()
-        if not throttle.allow_request(request, None):
-            wait = max(1, round(throttle.wait() or 1))
+        wait = StudyThrottle().check(request)
+        if wait:
             response = JsonResponse({"error": f"Too many requests from your address. Try again in {wait} seconds."},
                                     status=429)
             response["Retry-After"] = str(wait)
@@ -39,6 +41,15 @@ def throttled(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def participant(request):
+    return Participant(request.session, request.user, StudyThrottle().get_ident(request))
+
+
+def score(outcome_score):
+    right, answered = outcome_score
+    return {"right": right, "answered": answered}
 
 
 # The live result's bar runs from 0 to 100%, chance (50%) in the middle: with few answers a
@@ -96,22 +107,26 @@ def model_examples(request):
 def study_page(request):
     return render(request, "study/study.html", {
         "live": live_summary(), "has_pairs": Pair.objects.exists(), "display_ms": DISPLAY_MS, "round": ROUND,
+        "daily_counted": DAILY_COUNTED_ANSWERS,
     })
 
 
 @require_GET
 @throttled
 def next_pair(request):
-    shown = Participant(request.session).current()
+    person = participant(request)
+    shown = person.current()
     if shown is None:
-        return JsonResponse({"pair": None, "images": []})
+        # No pair left: an unfinished round ends here, with its score.
+        ended = person.end_round()
+        return JsonResponse({"pair": None, "images": [], **({"round": score(ended)} if ended else {})})
     return JsonResponse({"pair": shown["pair"],
                          "images": [reverse("study-image", args=[token]) for token in shown["tokens"]]})
 
 
 @require_GET
 def image(request, token):
-    data = Participant(request.session).image(token)
+    data = Participant(request.session).image(token)  # the session's pending pair: no one else's
     if data is None:
         raise Http404("no such image")
     response = HttpResponse(data, content_type="image/jpeg")
@@ -128,7 +143,9 @@ def bad_request(message, status=400):
 @require_POST
 @throttled
 def answer(request):
-    """JSON {"pair": id, "choice": 0|1} -> {"correct": bool}. CSRF-protected like every POST."""
+    """JSON {"pair": id, "choice": 0|1} -> {"recorded": true}, with {"round": {"right", "answered"}}
+    when the answer ends a round. Never whether this one answer was right. CSRF-protected like
+    every POST."""
     try:
         data = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: "[" x 50,000
@@ -141,19 +158,20 @@ def answer(request):
         return bad_request('"pair" must be the id that /study/next.json gave.')
     if type(choice) is not int or choice not in CHOICES:
         return bad_request('"choice" must be 0 (the first image) or 1 (the second).')
-    outcome = Participant(request.session).answer(pair, choice)
+    outcome = participant(request).answer(pair, choice)
     if outcome.refusal == "repeat":
         return bad_request("You have already answered this pair; only your first answer counts.", status=409)
     if outcome.refusal == "not-shown":
         return bad_request("This pair is not the one on show to you: ask /study/next.json for it.", status=409)
-    return JsonResponse({"correct": outcome.correct})
+    return JsonResponse({"recorded": True, **({"round": score(outcome.score)} if outcome.score else {})})
 
 
 @require_GET
 @throttled
 def results_json(request):
     """The issue's contract at the top level, for the deployed model: {"model", "answers",
-    "fooled", "fooling_rate", "ci95"}; every model version with pairs under "versions"."""
+    "fooled", "fooling_rate", "ci95"}; every model version with pairs under "versions"; what
+    is counted, in words, under "counts"."""
     facts = card.model_facts()
     version = facts["version"] if facts else None
     rows = results(version)
@@ -161,4 +179,5 @@ def results_json(request):
         row["deployed"] = row["model"] == version
     deployed = next((r for r in rows if r["deployed"]), None) or {
         "model": version, "answers": 0, "fooled": 0, "fooling_rate": None, "ci95": None}
-    return JsonResponse({**{k: v for k, v in deployed.items() if k != "deployed"}, "versions": rows})
+    return JsonResponse({**{k: v for k, v in deployed.items() if k != "deployed"}, "versions": rows,
+                         "counts": COUNTING_RULE})

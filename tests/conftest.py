@@ -56,6 +56,21 @@ def tiny_model(settings, tiny_model_path):
     return tiny_model_path
 
 
+@pytest.fixture(scope="session")
+def tiny_hint_model_path(tmp_path_factory):
+    from mlcore.testing import make_tiny_model
+
+    return str(make_tiny_model(tmp_path_factory.mktemp("model") / "tiny-hint.pt", arch="lite0hint"))
+
+
+@pytest.fixture
+def tiny_hint_model(settings, tiny_hint_model_path):
+    """Point the site at a tiny random-weight model that takes colour hints."""
+    settings.COLORIZER_MODEL_PATH = tiny_hint_model_path
+    settings.COLORIZER_DEVICE = "cpu"
+    return tiny_hint_model_path
+
+
 def image_bytes(fmt="PNG", size=(64, 48), mode="L", color=None):
     """A small generated photo: a gradient, so it is not flat."""
     img = Image.linear_gradient("L").resize(size)

@@ -188,3 +188,10 @@ def test_a_login_that_upgrades_the_password_hash_keeps_the_keys(client, owner, s
     owner.refresh_from_db()
     assert owner.password.startswith("pbkdf2_")
     assert still_works(laptop)
+
+
+def test_the_login_page_calls_the_site_by_its_name_not_its_host(client, db, settings):
+    html = client.get("/accounts/login/", HTTP_HOST="127.0.0.1:8000").content.decode()
+    title = html.split("<title>")[1].split("</title>")[0]
+    assert settings.SITE_NAME in title and "127.0.0.1" not in title
+    assert "127.0.0.1:8000" not in html

@@ -185,3 +185,9 @@ def test_the_python_example_works_as_shown(quick_start):
     assert Photo.objects.get().status == Photo.DONE
     with Image.open(io.BytesIO((folder / "photo-color.png").read_bytes())) as result:
         assert result.size == (120, 90)
+
+
+def test_the_quick_start_sends_no_setting_that_overrides_the_models(logged_in):
+    page = html.unescape(logged_in.get("/accounts/api-keys/").content.decode())
+    for setting in ("temperature", "vividness"):
+        assert f'"{setting}"' not in page and f"{setting}=" not in page

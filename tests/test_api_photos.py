@@ -28,7 +28,7 @@ from tests.conftest import image_bytes, run_worker
 FIELDS = [
     "id", "gallery", "status", "error", "width", "height", "vividness", "temperature", "rendering", "model_version",
     "created_at", "finished_at", "original_url", "result_url", "warnings", "provenance",
-    "title", "status_label", "render_error", "page_url", "thumbnail_url", "preview_url",
+    "title", "status_label", "render_error", "page_url", "thumbnail_url", "preview_url", "hints",
 ]
 
 

@@ -146,7 +146,9 @@ def test_the_upload_form_and_the_api_take_from_one_quota(
     assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
     assert "You have used today&#x27;s 2 colorizations; the quota starts again at 00:00 UTC." in refused.content.decode()
     api_refused = upload(api, django_capture_on_commit_callbacks)
-    assert api_refused.status_code == 429 and api_refused["Retry-After"] == refused["Retry-After"]
+    # The same wait from both doors, less the seconds between the two requests on a busy machine.
+    assert api_refused.status_code == 429
+    assert 0 <= int(refused["Retry-After"]) - int(api_refused["Retry-After"]) <= 5
     assert Photo.objects.count() == 2
 
 

@@ -31,11 +31,12 @@ OPERATIONS = {
     ("get", "/api/v1/photos/{id}/uncertainty/"),
     ("get", "/api/v1/photos/{id}/thumbnail/"), ("get", "/api/v1/photos/{id}/preview/"),
     ("post", "/api/v1/photos/{id}/rerender/"), ("post", "/api/v1/photos/{id}/retry/"),
+    ("get", "/api/v1/photos/{id}/suggestions/"), ("put", "/api/v1/photos/{id}/hints/"),
 }
 PHOTO_FIELDS = {
     "id", "gallery", "status", "error", "width", "height", "vividness", "temperature", "rendering", "model_version",
     "created_at", "finished_at", "original_url", "result_url", "warnings", "provenance",
-    "title", "status_label", "render_error", "page_url", "thumbnail_url", "preview_url",
+    "title", "status_label", "render_error", "page_url", "thumbnail_url", "preview_url", "hints",
 }
 # Examples per operation for schemathesis: enough to reach every documented
 # answer of most operations, few enough to run in seconds.
@@ -198,6 +199,12 @@ def test_the_live_api_matches_its_schema(live_api):
         ("post", "/api/v1/photos/{id}/rerender/", {"id": failed.pk}, {"body": {"temperature": 0.7}, "media_type": "application/json"}),
         ("post", "/api/v1/photos/{id}/retry/", {"id": done.pk}, {}),
         ("post", "/api/v1/photos/{id}/retry/", {"id": failed.pk}, {}),
+        ("get", "/api/v1/photos/{id}/suggestions/", {"id": done.pk}, {"query": {"x": 0.4, "y": 0.6}}),
+        ("get", "/api/v1/photos/{id}/suggestions/", {"id": failed.pk}, {"query": {"x": 0.4, "y": 0.6}}),
+        ("put", "/api/v1/photos/{id}/hints/", {"id": done.pk}, {"body": {"hints": []}, "media_type": "application/json"}),
+        # The tiny test model takes no hints: 409.
+        ("put", "/api/v1/photos/{id}/hints/", {"id": done.pk},
+         {"body": {"hints": [{"x": 0.5, "y": 0.5, "color": "#aa3300"}]}, "media_type": "application/json"}),
         ("get", "/api/v1/galleries/{id}/", {"id": gallery.pk}, {}),
         ("delete", "/api/v1/galleries/{id}/", {"id": gallery.pk}, {}),
         ("get", "/api/v1/photos/", {}, {"query": {"gallery": gallery.pk, "status": "done"}}),
@@ -212,7 +219,9 @@ def test_the_live_api_matches_its_schema(live_api):
     assert {("get", "/api/v1/photos/{id}/result/", 200), ("get", "/api/v1/photos/{id}/result/", 409),
             ("post", "/api/v1/photos/{id}/rerender/", 202), ("post", "/api/v1/photos/{id}/retry/", 202),
             ("post", "/api/v1/photos/{id}/retry/", 409), ("delete", "/api/v1/galleries/{id}/", 409),
-            ("post", "/api/v1/photos/", 202)} <= seen
+            ("post", "/api/v1/photos/", 202), ("get", "/api/v1/photos/{id}/suggestions/", 200),
+            ("get", "/api/v1/photos/{id}/suggestions/", 409), ("put", "/api/v1/photos/{id}/hints/", 202),
+            ("put", "/api/v1/photos/{id}/hints/", 409)} <= seen
 
     # Then generated requests, a bounded number per operation, reproducible.
     for (method, path), operation in sorted(ops.items()):

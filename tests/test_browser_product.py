@@ -133,6 +133,10 @@ def test_photos_keep_their_shape_small_ones_are_not_blown_up_and_galleries_have_
     page.wait_for_selector("#copy-share:has-text('Copied')")
     assert page.evaluate("navigator.clipboard.readText()") == page.input_value("#share-url")
     at_both_widths(page, "photo-shared")
+    # What the link shows anyone: the photo, not its private file name.
+    page.goto(page.input_value("#share-url"))
+    assert page.inner_text("h1") == "A colorized photo" and page.title().startswith("A colorized photo")
+    at_both_widths(page, "shared-page")
 
     page.goto(site + "/galleries/")
     assert images_loaded(page, ".gallery-list img.cover")

@@ -126,3 +126,67 @@ def test_command_line_results_say_how_they_were_made_and_keep_the_camera(tiny_mo
         assert (exif[SOFTWARE], exif[MAKE], exif[ORIENTATION]) == ("colorsite", "Leica", 1)
         assert "Colorized by colorsite" in exif[0x010E] and "vividness 70" in exif[0x010E]
         assert DIGITAL_SOURCE_TYPE in jpeg.info["xmp"].decode()
+
+
+# -- --hints: the API's JSON, the API's rule --------------------------------------------
+
+
+def hints_file(path, hints):
+    import json
+
+    path.write_text(json.dumps({"hints": hints}))
+    return str(path)
+
+
+def test_hints_from_a_file_reach_the_network_and_the_provenance(tiny_hint_model_path, tmp_path, monkeypatch):
+    from mlcore.colorizer import Colorizer
+
+    seen = []
+    predict_many = Colorizer.predict_many
+
+    def spy(self, imgs, hints=None):
+        seen.append(hints)
+        return predict_many(self, imgs, hints)
+
+    monkeypatch.setattr(Colorizer, "predict_many", spy)
+    src = gray_file(tmp_path / "in.png")
+    hints = hints_file(tmp_path / "hints.json", [{"x": 0.42, "y": 0.31, "color": "#B03A2E"},
+                                                 {"x": 0.9, "y": 0.9, "color": "#00ff00"}])
+    call_command("colorize", str(src), "--out-dir", str(tmp_path / "hinted"), "--model", tiny_hint_model_path,
+                 "--hints", hints, verbosity=0)
+    call_command("colorize", str(src), "--out-dir", str(tmp_path / "plain"), "--model", tiny_hint_model_path,
+                 verbosity=0)
+    (points,), none = seen
+    assert [p[:2] for p in points] == [(0.42, 0.31), (0.9, 0.9)] and none is None
+    assert not np.array_equal(pixels(tmp_path / "hinted" / "in.png"), pixels(tmp_path / "plain" / "in.png"))
+    with Image.open(tmp_path / "hinted" / "in.png") as result:
+        assert result.info["colorsite:hints"] == "2" and "guided by 2 colour hints" in result.info["Description"]
+    with Image.open(tmp_path / "plain" / "in.png") as result:
+        assert result.info["colorsite:hints"] == "0" and "guided" not in result.info["Description"]
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"hints": [{"x": 2, "y": 0.5, "color": "#000000"}]}', "hint 0: x: Must be from 0 to 1"),
+    ('{"hints": [{"x": 0.5, "y": 0.5, "color": "red"}]}', "#rrggbb"),
+    ('{"hints": "all red"}', "A list of hints"),
+    ('[{"x": 0.5, "y": 0.5, "color": "#000000"}]', 'expected {"hints"'),
+    ("not json", "not JSON"),
+])
+def test_bad_hint_files_are_refused_with_the_apis_messages(tiny_hint_model_path, tmp_path, content, message):
+    src = gray_file(tmp_path / "in.png")
+    (tmp_path / "hints.json").write_text(content)
+    with pytest.raises(CommandError, match=message.replace("{", r"\{").replace("[", r"\[")):
+        call_command("colorize", str(src), "--out-dir", str(tmp_path / "out"), "--model", tiny_hint_model_path,
+                     "--hints", str(tmp_path / "hints.json"), verbosity=0)
+    assert not (tmp_path / "out").exists()
+
+
+def test_hints_need_one_photo_and_a_model_that_takes_them(tiny_model_path, tiny_hint_model_path, tmp_path):
+    src = gray_file(tmp_path / "in.png")
+    hints = hints_file(tmp_path / "hints.json", [{"x": 0.5, "y": 0.5, "color": "#336699"}])
+    with pytest.raises(CommandError, match="cannot take colour hints"):
+        call_command("colorize", str(src), "--out-dir", str(tmp_path / "out"), "--model", tiny_model_path,
+                     "--hints", hints, verbosity=0)
+    with pytest.raises(CommandError, match="one input"):
+        call_command("colorize", str(src), str(src), "--out-dir", str(tmp_path / "out"),
+                     "--model", tiny_hint_model_path, "--hints", hints, verbosity=0)

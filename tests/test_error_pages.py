@@ -1,7 +1,11 @@
 """Error pages: the site's own, in its style, never Django's debug page."""
 
+import io
+import logging
+
 import pytest
-from django.test import Client, RequestFactory
+from django.test import Client, RequestFactory, override_settings
+from django.urls import include, path
 from django.views import defaults
 
 from gallery.models import Gallery, Photo
@@ -51,3 +55,27 @@ def test_every_error_page_is_in_the_sites_style(code, text):
 
     html = render_to_string(f"{code}.html")
     assert text in html and "site.css" in html and f"Error {code}" in html
+
+
+
+def crash(request):
+    raise RuntimeError("a bug in a view")
+
+
+# The site's own URLs (its 500 page links home) and one view that fails.
+urlpatterns = [path("crash/", crash), path("", include("colorsite.urls"))]
+
+
+def test_a_server_error_with_debug_off_logs_its_traceback(db):
+    console = logging.getLogger("django").handlers[0]  # what settings.LOGGING gives Django's logger
+    stream = io.StringIO()
+    previous = console.setStream(stream)
+    try:
+        with override_settings(ROOT_URLCONF=__name__, DEBUG=False):
+            response = Client(raise_request_exception=False).get("/crash/")
+    finally:
+        console.setStream(previous)
+    assert response.status_code == 500
+    logged = stream.getvalue()
+    assert "Internal Server Error: /crash/" in logged
+    assert "Traceback" in logged and 'RuntimeError: a bug in a view' in logged

@@ -782,6 +782,26 @@ def test_a_re_render_on_a_full_disk_records_its_error_clears_rendering_and_leave
     assert body["rendering"] is False and "out of space" in body["render_error"]
 
 
+@pytest.mark.parametrize("failing_save, what", [(1, "the new prediction"), (2, "the result after it")])
+def test_a_hint_render_on_a_full_disk_records_its_error_and_leaves_no_new_prediction(
+    queued_photo, tiny_hint_model, settings, monkeypatch, api, failing_save, what, django_capture_on_commit_callbacks
+):
+    run_worker()
+    queued_photo.refresh_from_db()
+    before, prediction = media_files(settings), queued_photo.prediction.name
+    with django_capture_on_commit_callbacks(execute=True):
+        r = api.put(f"/api/v1/photos/{queued_photo.pk}/hints/",
+                    {"hints": [{"x": 0.25, "y": 0.5, "color": "#B03A2E"}]}, format="json")
+    assert r.status_code == 202, r.content
+    fill_disk_at(monkeypatch, failing_save)
+    run_worker()
+    queued_photo.refresh_from_db()
+    assert not queued_photo.is_rendering and not queued_photo.hints_pending, what
+    assert "out of space" in queued_photo.render_error
+    assert queued_photo.prediction.name == prediction and default_storage.exists(prediction)
+    assert media_files(settings) == before, what  # the new prediction went with the failed result
+
+
 def test_a_file_written_whole_appears_under_its_name_and_a_cut_write_leaves_nothing(settings, monkeypatch):
     first = default_storage.save("photos/u1/x/result-1.png", ContentFile(b"whole"))
     again = default_storage.save("photos/u1/x/result-1.png", ContentFile(b"other"))

@@ -1,6 +1,7 @@
 """The colorization job: enqueue on commit, claim once, run through a real
 RQ worker, record the outcome on the photo row."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -147,10 +148,10 @@ def test_a_rerender_asked_again_meanwhile_is_done_once_at_the_last_setting(
     with django_capture_on_commit_callbacks(execute=True):
         photo.request_render(vividness=10)
         photo.request_render(vividness=70)
-    assert gallery.job.get_queue(gallery.job.RENDER_QUEUE_NAME).count == 2
+    # The second request joined the job the first one sent, which renders the last request.
+    assert gallery.job.get_queue(gallery.job.RENDER_QUEUE_NAME).count == 1
     run_worker()
     photo.refresh_from_db()
-    # The first job renders the last request; the second finds nothing asked.
     assert photo.vividness == 70 and photo.render_count == 2 and not photo.is_rendering
     assert len([n for n in default_storage.listdir(photo.folder)[1] if n.startswith("result-")]) == 1
 
@@ -257,3 +258,19 @@ def test_a_job_over_its_time_limit_fails_with_that_reason(queued_photo, tiny_mod
     queued_photo.refresh_from_db()
     assert queued_photo.status == Photo.FAILED
     assert queued_photo.error == "Colorizing took longer than the limit of 1 seconds."
+
+
+def test_the_worker_does_not_log_its_routine_registry_cleaning(redis_conn, caplog):
+    import django_rq
+
+    worker = django_rq.get_worker("render", "colorize")
+    with caplog.at_level(logging.INFO, logger="rq.worker"):
+        worker.clean_registries()
+        worker.log.info("render: a job")
+    assert worker.last_cleaned_at is not None  # it did clean
+    messages = [r.getMessage() for r in caplog.records if r.name == "rq.worker"]
+    assert "render: a job" in messages
+    assert not any("cleaning registries" in m for m in messages)
+    with caplog.at_level(logging.DEBUG, logger="rq.worker"):
+        worker.clean_registries()
+    assert any("cleaning registries" in r.getMessage() for r in caplog.records)

@@ -233,6 +233,30 @@ def test_cached_features_are_the_encoders_own_to_float16_precision():
     assert isinstance(model.encoder.stem[1], torch.nn.BatchNorm2d)  # the model itself is left unfolded
 
 
+def test_an_interrupted_feature_cache_goes_on_where_it_stopped(tmp_path):
+    from types import SimpleNamespace
+
+    from mlcore.training.train import cached_encoder_features
+
+    torch.manual_seed(0)
+    model = build_model("lite0ctx", 8).eval()
+    arrays = SimpleNamespace(L=(torch.rand(6, 1, 64, 64) * 100).numpy())
+    whole = [np.array(f) for f in cached_encoder_features(model, arrays, 6, torch.device("cpu"), tmp_path / "a", False)]
+    # The state a run killed after its flush of the first 4 photos leaves: no "done", a progress mark.
+    part = tmp_path / "b"
+    cached_encoder_features(model, arrays, 6, torch.device("cpu"), part, False)
+    (part / "done").unlink()
+    (part / "progress").write_text("4")
+    for name in part.glob("f*.npy"):
+        cache = np.load(name, mmap_mode="r+")
+        cache[4:] = 0
+        cache[0] = 7  # a mark: rows before the progress mark are kept, not computed again
+        cache.flush()
+    resumed = cached_encoder_features(model, arrays, 6, torch.device("cpu"), part, False)
+    assert all(np.array_equal(w[1:], r[1:]) and (r[0] == 7).all() for w, r in zip(whole, resumed))
+    assert (part / "done").exists() and not (part / "progress").exists()
+
+
 def test_auto_precision_is_bf16_only_where_the_cpu_computes_it(tmp_path):
     from mlcore.training.train import cpu_has_bf16, resolve_precision
     avx2, bf16 = tmp_path / "avx2", tmp_path / "bf16"

@@ -82,3 +82,16 @@ def test_it_colours_a_cat_in_warm_fur_tones():
     fur = lab[60:200, 100:300]
     assert fur[..., 2].mean() > 5 and fur[..., 1].mean() > 0  # yellow-red, as a tabby is
 
+
+
+def test_the_readme_gives_the_shipped_models_own_temperature():
+    import re
+    from pathlib import Path
+
+    from mlcore.modelfile import read_summary
+    from mlcore.paths import DEFAULT_MODEL_PATH
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    shipped = read_summary(DEFAULT_MODEL_PATH)["meta"]["inference"]["temperature"]
+    stated = re.search(r"the shipped model's file\s+sets its own, T = ([0-9.]+)", readme)
+    assert stated and float(stated.group(1)) == shipped

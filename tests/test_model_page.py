@@ -112,8 +112,9 @@ def test_the_live_study_result_of_the_deployed_model_is_shown_beside_the_papers(
     pair = make_pair(deployed, 1)
     other = make_pair("another-model", 2)
     for i in range(10):
-        Answer.objects.create(pair=pair, participant=f"p{i}", real_slot=0, choice=1 if i < 3 else 0, correct=i >= 3)
-    Answer.objects.create(pair=other, participant="q", real_slot=0, choice=1, correct=False)
+        Answer.objects.create(pair=pair, participant=f"p{i}", real_slot=0, choice=1 if i < 3 else 0, correct=i >= 3,
+                              counted=True)
+    Answer.objects.create(pair=other, participant="q", real_slot=0, choice=1, correct=False, counted=True)
     html = html_of(client)
     assert "3 of 10 answers; 95% interval 11% to 60%" in html
     assert re.search(r'data-field="rate">30%<', html)
@@ -170,7 +171,48 @@ def test_the_shipped_architecture_is_described_in_plain_words(client, db):
 
 
 def test_a_lite1_encoder_is_described_in_plain_words_too(client, db, monkeypatch):
+    from mlcore.modelfile import describe_architecture
+
     shipped = card.model_facts
-    monkeypatch.setattr(card, "model_facts", lambda: {**shipped(), "arch": "lite1ctx"})
+    monkeypatch.setattr(card, "model_facts",
+                        lambda: {**shipped(), "arch": "lite1ctx", "network": describe_architecture("lite1ctx")})
     html = html_of(client)
     assert "an EfficientNet-Lite1 image encoder" in html and "<dd>lite1ctx," not in html
+
+
+def test_every_architecture_has_plain_words():
+    from mlcore.modelfile import ARCHITECTURE_DESCRIPTIONS
+    from mlcore.networks import ARCHITECTURES
+
+    assert set(ARCHITECTURE_DESCRIPTIONS) == set(ARCHITECTURES)
+
+
+def test_the_charts_last_axis_label_fits_inside_the_chart():
+    from study import card
+
+    label_width = len("150") * 13 * 0.6  # 13-unit digits are about 0.6 em wide
+    assert card.CHART_W - card.PLOT_RIGHT >= label_width / 2 + 2
+
+
+def test_at_phone_width_table_1_says_it_scrolls_and_can_be_scrolled_by_keyboard(client, db):
+    html = client.get("/model/").content.decode()
+    if 'class="results"' not in html:
+        pytest.skip("no stored evaluation of the shipped model")
+    assert 'id="table-scroll-hint"' in html and "slide the table sideways" in html
+    assert 'class="table-scroll" role="region"' in html and 'tabindex="0"' in html
+
+
+def test_a_stored_hint_curve_is_shown_beside_the_papers(client, db, results_file):
+    assert 'id="hint-curve"' not in html_of(client)  # none stored: nothing shown
+    changed = copy.deepcopy(SHIPPED)
+    model_row = next(r for r in changed["rows"] if r["method"] not in card.BASELINE_LABELS)
+    model_row["hint_curve"] = [{"hints": n, "psnr": 23.0 + i * 1.37, "auc_plain": 90.0, "auc_rebal": 60.0}
+                               for i, n in enumerate((0, 1, 2, 5, 10))]
+    results_file.write_text(json.dumps(changed))
+    stat = results_file.stat()
+    os.utime(results_file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    html = html_of(client)
+    assert 'id="hint-curve"' in html and "Zhang et al. 2017" in html
+    assert "24.37" in html and "28.48" in html  # ours, at 1 and 5 hints
+    assert "24.43" in html and "31.13" in html  # the paper's, at 0 and 100
+    assert html.count("<polyline") == 2 * len(card.evaluation()["charts"][0]["series"]) + 2

@@ -134,6 +134,26 @@ def test_the_default_quality_and_one_other_are_kept_per_result(client, owner, do
         [f"{stem}.q{JPEG_QUALITY_DEFAULT}.jpg", f"{stem}.q70.jpg"])
 
 
+def test_an_owner_who_keeps_all_metadata_has_jpegs_of_their_own_and_a_share_link_never_gets_them(
+    client, owner, done_photo
+):
+    from gallery.models import result_downloads
+    from gallery.photos import JPEG_QUALITY_DEFAULT
+
+    client.force_login(owner)
+    default = client.get(f"/photos/{done_photo.pk}/download?format=jpeg").getvalue()
+    client.post("/accounts/", {"keep_photo_metadata": "on"})
+    for quality in (JPEG_QUALITY_DEFAULT, 50, 60):
+        assert client.get(f"/photos/{done_photo.pk}/download?format=jpeg&quality={quality}").status_code == 200
+    full = client.get(f"/photos/{done_photo.pk}/download?format=jpeg").getvalue()
+    assert b"Grandpa 1931" in full and b"Grandpa 1931" not in default  # the original's name: the owner's
+    stem = done_photo.result.name[: -len(".png")]
+    assert sorted(result_downloads(done_photo.result.name)) == sorted(
+        [f"{stem}.q{JPEG_QUALITY_DEFAULT}.jpg", f"{stem}.q{JPEG_QUALITY_DEFAULT}-full.jpg", f"{stem}.q60-full.jpg"])
+    done_photo.share()
+    assert client.get(f"/s/{done_photo.share_token}/download?format=jpeg").getvalue() == default
+
+
 def test_the_original_downloads_byte_for_byte(client, owner, done_photo):
     client.force_login(owner)
     r = client.get(f"/photos/{done_photo.pk}/original")
@@ -204,10 +224,29 @@ def test_a_made_up_token_is_a_404(client, db):
 def test_files_can_be_handed_to_nginx(client, owner, done_photo, settings):
     settings.SENDFILE_MODE = "nginx"
     client.force_login(owner)
+    # The stored result carries what the owner's downloads carry by default: served as it is.
     r = client.get(f"/photos/{done_photo.pk}/download")
     assert r["X-Accel-Redirect"] == "/protected/" + done_photo.result.name
     assert r["Content-Disposition"] == 'attachment; filename="Grandpa 1931-color.png"'
     assert r.content == b""
+
+
+def test_a_share_links_download_is_handed_to_nginx_too(client, owner, done_photo, settings):
+    settings.SENDFILE_MODE = "nginx"
+    done_photo.share()
+    r = client.get(f"/s/{done_photo.share_token}/download")
+    assert r["X-Accel-Redirect"] == "/protected/" + done_photo.result.name
+    assert r["Content-Disposition"] == 'attachment; filename="colorized-photo.png"'
+
+
+def test_an_owner_who_keeps_all_metadata_gets_it_streamed_not_handed_off(client, owner, done_photo, settings):
+    # Their downloads say more than the stored file: its metadata is rewritten on the way out.
+    settings.SENDFILE_MODE = "nginx"
+    client.force_login(owner)
+    client.post("/accounts/", {"keep_photo_metadata": "on"})
+    r = client.get(f"/photos/{done_photo.pk}/download")
+    assert "X-Accel-Redirect" not in r and r.streaming
+    assert Image.open(io.BytesIO(b"".join(r.streaming_content))).info["colorsite:source"] == "Grandpa 1931.png"
 
 
 def shared(client, owner, photo):

@@ -144,8 +144,8 @@ def test_split_takes_only_that_split_of_a_prepared_pool(tmp_path, tiny_model, db
     (["PHOTOS", "--count", "many"], "--count"),
     (["PHOTOS", "--split", "test"], "manifest.csv"),
     (["PHOTOS", "--model", "PHOTOS/0.jpg"], "not a colorsite model"),
-    (["PHOTOS/gray.png"], "gray or unreadable"),
-    (["PHOTOS/notes.txt"], "gray or unreadable"),
+    (["PHOTOS/gray.png"], "gray, toned or unreadable"),
+    (["PHOTOS/notes.txt"], "gray, toned or unreadable"),
 ])
 def test_bad_input_gets_a_clear_error(photos, tiny_model, db, args, message):
     with pytest.raises(CommandError, match=message):
@@ -200,3 +200,50 @@ def test_pairs_stored_before_padding_are_padded_by_the_migration(db):
     assert len(pair.image(True)) == len(pair.image(False)) == len(large) + 4
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(pair.image(False)))),
                           np.asarray(Image.open(io.BytesIO(small))))
+
+
+def test_a_sepia_toned_print_is_never_the_real_half_of_a_pair(photos, tiny_model, db):
+    from mlcore.color import lab_to_rgb, rgb_to_lab
+
+    # A colour photo toned as a darkroom would: one brown at each lightness.
+    rgb = np.asarray(Image.open(photos / "sub" / "big.png").convert("RGB"))
+    lightness = rgb_to_lab(rgb)[..., :1]
+    sepia = np.concatenate([lightness, np.full_like(lightness, 8.0), np.full_like(lightness, 22.0)], axis=-1)
+    Image.fromarray(lab_to_rgb(sepia)).save(photos / "sepia.jpg", quality=92)
+    out = run(photos / "sepia.jpg", photos / "0.jpg")
+    assert "skipped 1 tinted" in out
+    assert [Path(s).name for s in Pair.objects.values_list("source", flat=True)] == ["0.jpg"]
+
+
+def test_held_out_takes_exactly_the_test_split_prepare_dataset_would_make(tmp_path, tiny_model, db):
+    from mlcore.training.dataset import prepare_dataset, read_manifest
+    from study.management.commands.study_add import SHIPPED_POOL
+
+    sources = tmp_path / "sources"
+    for name, n in (("alpha", 23), ("beta", 17)):
+        for i in range(n):
+            (sources / name / "cls").mkdir(parents=True, exist_ok=True)
+            color_photo(sources / name / "cls" / f"{i:02d}.jpg", seed=i + 100 * len(name))
+    # A gray photo among them: prepare_dataset drops it, which changes every later position.
+    Image.new("RGB", (40, 40), (90, 90, 90)).save(sources / "alpha" / "cls" / "05.jpg")
+    prepare_dataset([sources / "alpha", sources / "beta"], tmp_path / "pool", workers=1, **SHIPPED_POOL)
+    pool_test = {(Path(r["path"]).parts[1], Path(r["path"]).stem) for r in read_manifest(tmp_path / "pool", "test")}
+
+    run("--held-out", sources / "alpha", sources / "beta")
+    ours = {(Path(s).parent.parent.name, Path(s).stem) for s in Pair.objects.values_list("source", flat=True)}
+    assert ours == pool_test and len(ours) == 5 + 3  # 20% of the 22 and 17 usable photos
+    assert not (sources / "manifest.csv").exists() and not (sources / "test").exists()  # nothing written
+
+
+def test_held_out_wants_source_folders(photos, tiny_model, db):
+    with pytest.raises(CommandError, match="source folders"):
+        run("--held-out", photos / "0.jpg")
+    with pytest.raises(CommandError, match="do not go together"):
+        run("--held-out", "--split", "test", photos)
+
+
+def test_make_run_seeds_the_study_without_a_pool_and_takes_a_port():
+    out = subprocess.run(["make", "-n", "run", "PORT=8001", "VENV=/nonexistent-venv"], cwd=REPO,
+                         capture_output=True, text=True, timeout=60).stdout
+    assert "study_add --held-out ../shared/datasets/voc2007_subset --count 40" in out
+    assert "runsite --bind 127.0.0.1:8001" in out

@@ -1,5 +1,6 @@
 """The real-or-fake study's JSON views: pairs shown through opaque per-session URLs, answers
-counted once, CSRF, throttles, and the Wilson interval of the results."""
+counted once per person and at most DAILY_COUNTED_ANSWERS a day, scores only per round, CSRF,
+throttles, and the Wilson interval of the results."""
 
 import io
 import json
@@ -9,8 +10,9 @@ import pytest
 from django.test import Client
 from PIL import Image
 
-from study.models import Answer, Pair
+from study.models import DAILY_COUNTED_ANSWERS, Answer, Pair
 from study.stats import wilson_interval
+from study.trials import ROUND
 
 IMAGE_URL = re.compile(r"^/study/img/[A-Za-z0-9_-]{24}\.jpg$")
 
@@ -106,18 +108,45 @@ def test_an_image_url_dies_once_its_pair_is_answered(client, pairs):
         assert client.get(url).status_code == 404
 
 
-def test_the_answer_says_whether_the_real_photo_was_picked(client, pairs):
+def test_an_answer_never_says_whether_it_was_right_and_is_recorded_all_the_same(client, pairs):
     pair, _, real_at = show(client)
-    assert answer(client, pair, real_at).json() == {"correct": True}
+    assert answer(client, pair, real_at).json() == {"recorded": True}
     pair, _, real_at = show(client)
-    assert answer(client, pair, 1 - real_at).json() == {"correct": False}
+    assert answer(client, pair, 1 - real_at).json() == {"recorded": True}
     rows = Answer.objects.order_by("pk")
     assert [(a.correct, a.choice == a.real_slot) for a in rows] == [(True, True), (False, False)]
 
 
+def answer_round(client, n, right=lambda i: True):
+    """Answer n pairs (right or wrong as `right(i)` says); the last reply."""
+    for i in range(n):
+        pair, _, real_at = show(client)
+        reply = answer(client, pair, real_at if right(i) else 1 - real_at)
+        assert reply.status_code == 200
+    return reply.json()
+
+
+def test_the_score_comes_at_the_end_of_a_round_and_only_then_do_its_answers_count(client, db):
+    for n in range(ROUND + 2):
+        make_pair(n=n)
+    before_the_end = answer_round(client, ROUND - 1, right=lambda i: i % 3 != 0)
+    assert before_the_end == {"recorded": True}
+    # The figure does not move with each answer: watching it would tell which were right.
+    assert client.get("/study/results.json").json()["versions"][0]["answers"] == 0
+    pair, _, real_at = show(client)
+    assert answer(client, pair, real_at).json() == {"recorded": True, "round": {"right": 7, "answered": ROUND}}
+    figure = client.get("/study/results.json").json()["versions"][0]
+    assert figure["answers"] == ROUND and figure["fooled"] == 3
+    # An unfinished round ends when no pair is left, with its score.
+    answer_round(client, 2)
+    assert client.get("/study/next.json").json() == {"pair": None, "images": [],
+                                                     "round": {"right": 2, "answered": 2}}
+    assert Answer.objects.filter(counted=True).count() == ROUND + 2
+
+
 def test_a_pair_counts_once_per_session(client, pairs):
     pair, _, real_at = show(client)
-    assert answer(client, pair, 1 - real_at).json() == {"correct": False}
+    assert answer(client, pair, 1 - real_at).json() == {"recorded": True}
     again = answer(client, pair, real_at)
     assert again.status_code == 409
     assert "only your first answer counts" in again.json()["error"]
@@ -129,7 +158,8 @@ def test_a_pair_counts_once_per_session(client, pairs):
         assert pair not in seen
         seen.add(pair)
         assert answer(client, pair, real_at).status_code == 200
-    assert client.get("/study/next.json").json() == {"pair": None, "images": []}
+    assert client.get("/study/next.json").json() == {"pair": None, "images": [],
+                                                     "round": {"right": len(pairs) - 1, "answered": len(pairs)}}
     assert Answer.objects.count() == len(pairs)
 
 
@@ -146,7 +176,7 @@ def test_a_photo_is_shown_once_per_session_whichever_model_colored_it(client, db
     assert len({p.source_sha256 for p in shown}) == 2
     assert client.get("/study/next.json").json()["pair"] is None
     # Another visitor gets the same photos, each from either model, drawn at random.
-    other = Client()
+    other = Client(REMOTE_ADDR="10.0.0.2")
     assert show(other)[0] in set(Pair.objects.values_list("pk", flat=True))
 
 
@@ -168,9 +198,9 @@ def test_two_requests_racing_with_one_session_count_once(client, pairs):
     # Both requests loaded the session while the pair was on show, as two tabs or a double
     # click would: the database, not the session, decides.
     first, second = Participant(SessionStore(key)), Participant(SessionStore(key))
-    assert first.answer(pair, real_at).counted
+    assert first.answer(pair, real_at).recorded
     late = second.answer(pair, 1 - real_at)
-    assert not late.counted and late.refusal == "repeat"
+    assert not late.recorded and late.refusal == "repeat"
     assert Answer.objects.count() == 1 and Answer.objects.get().correct
 
 
@@ -182,8 +212,8 @@ def test_a_pair_withdrawn_while_on_show_is_not_counted(client, pairs):
     assert client.get("/study/next.json").json()["pair"] != pair
 
 
-def test_two_sessions_count_separately(pairs):
-    one, two = Client(), Client()
+def test_two_people_count_separately(pairs):
+    one, two = Client(REMOTE_ADDR="10.0.0.1"), Client(REMOTE_ADDR="10.0.0.2")
     for client in (one, two):
         pair, _, real_at = show(client)
         assert answer(client, pair, real_at).status_code == 200
@@ -223,7 +253,7 @@ def test_an_answer_needs_the_csrf_token(pairs):
     assert Answer.objects.count() == 0
     ok = client.post("/study/answer", {"pair": pair, "choice": real_at}, content_type="application/json",
                      HTTP_X_CSRFTOKEN=token)
-    assert ok.json() == {"correct": True}
+    assert ok.json() == {"recorded": True}
 
 
 def test_only_post_answers(client, pairs):
@@ -247,7 +277,9 @@ def test_wilson_interval_matches_a_hand_computation():
 def test_results_give_the_fooling_rate_and_its_wilson_interval_per_model_version(client, db):
     old, new = make_pair("old-version", 1), make_pair("new-version", 2)
     for i in range(10):
-        Answer.objects.create(pair=old, participant=f"p{i}", real_slot=0, choice=0 if i >= 3 else 1, correct=i >= 3)
+        Answer.objects.create(pair=old, participant=f"p{i}", real_slot=0, choice=0 if i >= 3 else 1, correct=i >= 3,
+                              counted=True)
+    Answer.objects.create(pair=old, participant="not-counted", real_slot=0, choice=1, correct=False)
     make_pair("new-version", 3)
     r = client.get("/study/results.json")
     assert r.status_code == 200
@@ -268,7 +300,7 @@ def test_results_put_the_deployed_model_first(client, db, tiny_model):
     make_pair("some-older-model", 1)
     pair = make_pair(deployed, 2)
     make_pair("a-newer-experiment", 3)
-    Answer.objects.create(pair=pair, participant="x", real_slot=1, choice=0, correct=False)
+    Answer.objects.create(pair=pair, participant="x", real_slot=1, choice=0, correct=False, counted=True)
     result = client.get("/study/results.json").json()
     # The issue's fields, at the top level, are the deployed model's.
     assert {k: result[k] for k in ("model", "answers", "fooled", "fooling_rate")} == \
@@ -284,10 +316,11 @@ def test_results_name_the_deployed_model_before_anyone_answered(client, db, tiny
 
     result = client.get("/study/results.json").json()
     assert result == {"model": read_summary(tiny_model)["version"], "answers": 0, "fooled": 0,
-                      "fooling_rate": None, "ci95": None, "versions": []}
+                      "fooling_rate": None, "ci95": None, "versions": [], "counts": result["counts"]}
+    assert "finished rounds" in result["counts"] and f"at most {DAILY_COUNTED_ANSWERS} a day" in result["counts"]
 
 
-def test_anonymous_study_requests_are_throttled_like_the_api(client, pairs, settings, owner):
+def test_study_requests_are_throttled_per_address_signed_in_or_not(client, pairs, settings, owner):
     settings.API_ANON_RATE = "3/minute"
     for _ in range(3):
         assert client.get("/study/next.json").status_code == 200
@@ -295,8 +328,9 @@ def test_anonymous_study_requests_are_throttled_like_the_api(client, pairs, sett
     assert r.status_code == 429
     assert int(r["Retry-After"]) >= 1 and "Try again" in r.json()["error"]
     assert answer(client, pairs[0].pk, 0).status_code == 429
-    client.force_login(owner)  # people signed in are not counted here
-    assert client.get("/study/next.json").status_code == 200
+    client.force_login(owner)  # signing in buys no faster flood
+    assert client.get("/study/next.json").status_code == 429
+    assert Client(REMOTE_ADDR="10.0.0.9").get("/study/next.json").status_code == 200
 
 
 def test_without_pairs_the_study_page_says_so(client, db):
@@ -314,3 +348,76 @@ def test_the_study_page_explains_the_timing_and_carries_no_inline_script(client,
     assert "32%" in html  # the paper's figure beside ours
     assert re.findall(r"<script(?![^>]*\bsrc=)", html) == []
     assert " style=" not in html and "onclick" not in html
+
+
+def test_fresh_sessions_from_one_address_never_get_a_pair_it_answered(db):
+    make_pair(n=0)
+    first = Client(REMOTE_ADDR="10.1.1.1")
+    pair, _, real_at = show(first)
+    assert answer(first, pair, real_at).status_code == 200
+    fresh = Client(REMOTE_ADDR="10.1.1.1")  # no cookie: a new session
+    assert fresh.get("/study/next.json").json()["pair"] is None
+    assert Client(REMOTE_ADDR="10.2.2.2").get("/study/next.json").json()["pair"] == pair
+
+
+def test_logging_out_and_in_elsewhere_never_answers_a_pair_twice(db, owner):
+    for n in range(2):
+        make_pair(n=n)
+    home = Client(REMOTE_ADDR="10.1.1.1")
+    home.force_login(owner)
+    pair, _, real_at = show(home)
+    assert answer(home, pair, real_at).status_code == 200
+    home.post("/accounts/logout/")
+    phone = Client(REMOTE_ADDR="10.3.3.3")
+    phone.force_login(owner)
+    other, _, real_at = show(phone)
+    assert other != pair
+    assert answer(phone, other, real_at).status_code == 200
+    assert phone.get("/study/next.json").json()["pair"] is None
+    assert Answer.objects.filter(user=owner).count() == 2
+
+
+def test_a_pair_drawn_before_signing_in_to_an_account_that_answered_it_is_refused(db, owner):
+    make_pair(n=0)
+    elsewhere = Client(REMOTE_ADDR="10.1.1.1")
+    elsewhere.force_login(owner)
+    pair, _, real_at = show(elsewhere)
+    assert answer(elsewhere, pair, real_at).status_code == 200
+    client = Client(REMOTE_ADDR="10.4.4.4")
+    assert show(client)[0] == pair  # anonymous, at another address: on show
+    client.force_login(owner)
+    assert answer(client, pair, real_at).status_code == 409
+    assert Answer.objects.count() == 1
+
+
+def test_one_address_counts_at_most_the_daily_limit_and_the_rest_is_recorded(db, settings):
+    settings.API_ANON_RATE = "1000/minute"  # the request throttle is not what is tested here
+    extra = 5
+    for n in range(DAILY_COUNTED_ANSWERS + extra):
+        make_pair(n=n)
+    flood = Client(REMOTE_ADDR="10.5.5.5")
+    answer_round(flood, DAILY_COUNTED_ANSWERS + extra, right=lambda i: False)
+    flood.get("/study/next.json")  # ends the last, unfinished round
+    assert Answer.objects.count() == DAILY_COUNTED_ANSWERS + extra
+    assert Answer.objects.filter(counted=True).count() == DAILY_COUNTED_ANSWERS
+    assert Client(REMOTE_ADDR="10.6.6.6").get("/study/results.json").json()["versions"][0]["answers"] == \
+        DAILY_COUNTED_ANSWERS
+
+
+def test_one_account_counts_at_most_the_daily_limit_from_any_number_of_addresses(db, owner, settings):
+    settings.API_ANON_RATE = "1000/minute"
+    for n in range(DAILY_COUNTED_ANSWERS + ROUND):
+        make_pair(n=n)
+    for i in range(DAILY_COUNTED_ANSWERS // ROUND + 1):
+        client = Client(REMOTE_ADDR=f"10.7.7.{i}")
+        client.force_login(owner)
+        answer_round(client, ROUND)
+    assert Answer.objects.filter(user=owner).count() == DAILY_COUNTED_ANSWERS + ROUND
+    assert Answer.objects.filter(counted=True).count() == DAILY_COUNTED_ANSWERS
+
+
+def test_addresses_are_kept_only_as_keyed_hashes(client, pairs):
+    pair, _, real_at = show(client)
+    answer(client, pair, real_at)
+    stored = Answer.objects.get().address
+    assert stored and "127.0.0.1" not in stored and len(stored) == 64

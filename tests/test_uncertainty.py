@@ -73,3 +73,18 @@ def test_the_photo_page_offers_the_overlay_to_its_owner_only(client, done_photo,
     assert overlay.mode == "RGBA" and overlay.size == (90, 70)
     client.force_login(stranger)
     assert client.get(f"/photos/{done_photo.pk}/uncertainty.png").status_code == 404
+
+
+def test_the_overlay_lights_up_only_the_least_sure_places_of_each_photo():
+    from mlcore.uncertainty import GUIDE_PEAK, GUIDE_SHARE, overlay_image
+
+    # Unsure almost everywhere (as real photos are, in absolute terms), a little more in places.
+    values = np.concatenate([np.full(9000, 150), np.linspace(160, 250, 1000)]).astype(np.uint8)
+    gray = Image.fromarray(values.reshape(100, 100), "L")
+    alpha = np.asarray(overlay_image(gray).getchannel("A"))
+    lit = (alpha > 0).mean()
+    assert 0 < lit <= GUIDE_SHARE  # not orange all over: the 150s stay clear
+    assert (alpha == alpha.max()).mean() >= GUIDE_PEAK / 2 and alpha.max() > 200
+    # A photo the model is sure of everywhere gets no overlay at all.
+    sure = Image.fromarray(np.linspace(0, 30, 10000).astype(np.uint8).reshape(100, 100), "L")
+    assert np.asarray(overlay_image(sure).getchannel("A")).max() == 0

@@ -12,6 +12,7 @@ from rest_framework import serializers
 from gallery.forms import check_image
 from gallery.models import Gallery, Photo
 from gallery.photos import JPEG_QUALITY_DEFAULT
+from mlcore.hint_points import MAX_HINTS, HintError, validate_hints
 from mlcore.render import DEFAULT_VIVIDNESS, MAX_TEMPERATURE, MAX_VIVIDNESS, MIN_TEMPERATURE, MIN_VIVIDNESS
 
 # The ranges are mlcore's (mlcore/render.py imports no torch).
@@ -76,7 +77,31 @@ class ProvenanceSerializer(serializers.Serializer):
     vividness = serializers.IntegerField()
     temperature = serializers.FloatField(allow_null=True, help_text="null: the model's own.")
     colorized_at = serializers.DateTimeField()
-    source = serializers.CharField(help_text="The original's file name.")
+    source = serializers.CharField(
+        help_text="The original's file name. Files carry it only in their owner's downloads, when the owner keeps "
+        "all metadata (account page); share links and, by default, the owner's downloads leave it out.")
+    hints = serializers.IntegerField(help_text="How many colour hints a person gave this result; 0: none.")
+
+
+class HintSerializer(serializers.Serializer):
+    """One colour hint: "this spot is this colour". (For the schema: mlcore.hint_points checks them.)"""
+
+    x = serializers.FloatField(min_value=0, max_value=1, help_text="Fraction of the width, from the left (0 to 1).")
+    y = serializers.FloatField(min_value=0, max_value=1, help_text="Fraction of the height, from the top (0 to 1).")
+    color = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", help_text="The colour as sRGB `#rrggbb`.")
+
+
+class HintListField(serializers.ListField):
+    """A photo's hints, checked once for every client by mlcore.hint_points (the command
+    line's `--hints` file too): errors per hint and field, e.g. {"1": {"x": [...]}}."""
+
+    child = HintSerializer()
+
+    def to_internal_value(self, data):
+        try:
+            return validate_hints(data)
+        except HintError as e:
+            raise serializers.ValidationError(e.errors.get("hints", e.errors)) from None
 
 
 class PhotoWarningSerializer(serializers.Serializer):
@@ -128,6 +153,10 @@ class PhotoSerializer(serializers.ModelSerializer):
     preview_url = serializers.SerializerMethodField(
         help_text="The result as a JPEG at screen size (at most 2048 px); null until done. Its URL changes with each result."
     )
+    hints = HintSerializer(
+        many=True, read_only=True,
+        help_text="The colour hints as stored (PUT .../hints/); the result has them once `rendering` is false.",
+    )
 
     class Meta:
         model = Photo
@@ -135,7 +164,7 @@ class PhotoSerializer(serializers.ModelSerializer):
             "id", "gallery", "status", "error", "width", "height", "vividness", "temperature", "rendering",
             "model_version",
             "created_at", "finished_at", "original_url", "result_url", "warnings", "provenance",
-            "title", "status_label", "render_error", "page_url", "thumbnail_url", "preview_url",
+            "title", "status_label", "render_error", "page_url", "thumbnail_url", "preview_url", "hints",
         ]
 
     @extend_schema_field(serializers.CharField(allow_null=True))
@@ -189,8 +218,8 @@ class PhotoSerializer(serializers.ModelSerializer):
 
 class DecodeSettingsSerializer(serializers.Serializer):
     """How a photo's colors are decoded, for an upload and for a re-render alike: each value
-    is validated here once, for every client. (The coming colour hints, a list of
-    {x, y, color}, join these.)"""
+    is validated here once, for every client. (Colour hints have their own request,
+    HintsSerializer: they need the network, these do not.)"""
 
     vividness = vividness_field(required=False)
     temperature = TemperatureField(required=False)
@@ -227,6 +256,34 @@ class RerenderSerializer(DecodeSettingsSerializer):
         if not data:
             raise serializers.ValidationError("Give a vividness (0 to 100), a temperature, or both.")
         return data
+
+
+class HintsSerializer(serializers.Serializer):
+    hints = HintListField(
+        max_length=MAX_HINTS,
+        help_text=f"At most {MAX_HINTS}; `[]` clears them and the photo gets the model's own colors again.",
+    )
+
+
+class SuggestionQuerySerializer(serializers.Serializer):
+    x = serializers.FloatField(min_value=0, max_value=1, help_text="Fraction of the width, from the left (0 to 1).")
+    y = serializers.FloatField(min_value=0, max_value=1, help_text="Fraction of the height, from the top (0 to 1).")
+
+    def validate(self, data):
+        if not all(math.isfinite(v) for v in data.values()):
+            raise serializers.ValidationError("x and y must be numbers from 0 to 1.")
+        return data
+
+
+class SuggestionSerializer(serializers.Serializer):
+    color = serializers.CharField(help_text="`#rrggbb`, at the photo's own lightness at that point.")
+    p = serializers.FloatField(help_text="The model's probability for it; together at most 1.")
+
+
+class SuggestionsSerializer(serializers.Serializer):
+    x = serializers.FloatField()
+    y = serializers.FloatField()
+    colors = SuggestionSerializer(many=True, help_text="At least 3, most likely first.")
 
 
 class ResultQuerySerializer(serializers.Serializer):
@@ -281,5 +338,7 @@ PhotoCreateErrorSerializer = field_errors("PhotoCreateError", "image", "gallery"
 PhotoFilterErrorSerializer = field_errors("PhotoFilterError", "gallery", "status")
 GalleryErrorSerializer = field_errors("GalleryError", "name")
 RerenderErrorSerializer = field_errors("RerenderError", "vividness", "temperature")
+HintsErrorSerializer = field_errors("HintsError", "hints")
+SuggestionQueryErrorSerializer = field_errors("SuggestionQueryError", "x", "y")
 ResultErrorSerializer = field_errors("ResultQueryError", "format", "quality")
 TokenLoginErrorSerializer = field_errors("TokenLoginError", "username", "password")

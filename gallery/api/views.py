@@ -38,6 +38,8 @@ from gallery.api.models import ApiToken
 from gallery.api.serializers import (
     ErrorSerializer,
     GalleryErrorSerializer,
+    HintsErrorSerializer,
+    HintsSerializer,
     GallerySerializer,
     PhotoCreateErrorSerializer,
     PhotoCreateSerializer,
@@ -49,12 +51,15 @@ from gallery.api.serializers import (
     RerenderSerializer,
     ResultErrorSerializer,
     ResultQuerySerializer,
+    SuggestionQueryErrorSerializer,
+    SuggestionQuerySerializer,
+    SuggestionsSerializer,
     TokenLoginErrorSerializer,
     TokenLoginSerializer,
     TokenSerializer,
 )
-from gallery.throttles import LoginThrottle, ThrottleAnonymousFirst
-from gallery.models import DEFAULT_GALLERY_KEPT, Gallery, NotColorized, Photo
+from gallery.throttles import AnonThrottle, LoginThrottle, RenderThrottle, ThrottleAnonymousFirst
+from gallery.models import DEFAULT_GALLERY_KEPT, Gallery, HintsNotSupported, NotColorized, Photo
 from gallery.photos import (
     CONTENT_TYPES,
     PhotoNotStored,
@@ -62,6 +67,7 @@ from gallery.photos import (
     display_response,
     original_response,
     result_response,
+    suggestions_at,
     uncertainty_response,
 )
 
@@ -515,8 +521,9 @@ class PhotoViewSet(
         description="Queues a re-render from the stored prediction (no network run, well under a second "
         "on a worker) and answers at once with `rendering: true`; poll the photo until `rendering` is "
         "false, then `vividness`, `temperature` and `result_url` are the new result's. A setting left out "
-        "keeps its current value. Does not count against the quota.",
-        parameters=[PHOTO_ID],
+        "keeps its current value. Does not count against the quota. A newer request replaces one still "
+        "waiting; rate-limited per person with hint renders (Retry-After on 429).",
+        parameters=[PHOTO_ID, RETRY_AFTER],
         request=RerenderSerializer,
         responses={
             202: OpenApiResponse(PhotoSerializer, description="Queued; see `rendering`."),
@@ -526,21 +533,84 @@ class PhotoViewSet(
             409: OpenApiResponse(
                 ErrorSerializer, description="Not colorized (yet): see the photo's status; or its saved colors are missing."
             ),
+            429: THROTTLED,
         },
     )
-    @action(detail=True, methods=["post"], url_path="rerender", url_name="rerender")
+    @action(detail=True, methods=["post"], url_path="rerender", url_name="rerender",
+            throttle_classes=[AnonThrottle, RenderThrottle])
     def rerender(self, request, pk=None):
         photo = self.get_object()
         serializer = RerenderSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        return self._render(photo, serializer.validated_data)
+
+    def _render(self, photo, request):
+        """Ask the photo for a render (photo.request_render) and answer 202, or why not."""
         try:
-            photo.request_render(**serializer.validated_data)
+            photo.request_render(**request)
+        except HintsNotSupported as e:
+            return Response({"detail": str(e)}, status=status.HTTP_409_CONFLICT)
         except NotColorized:
             if photo.status == Photo.DONE:
                 return Response({"detail": "The saved colors of this photo are missing; it cannot be re-rendered."},
                                 status=status.HTTP_409_CONFLICT)
             return not_colorized(photo)
         return self._photo_response(photo, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Color the photo again with your colour hints",
+        description="Stores the hints (they replace any before; `[]` clears them) and queues a job that "
+        "runs the model with them, so that each hinted spot, and the object around it, takes its color. "
+        "Answers at once with `rendering: true` and the stored `hints`; poll the photo until `rendering` is "
+        "false. A newer request replaces one still waiting. Rate-limited per person with re-renders "
+        "(Retry-After on 429). Needs a model trained with hints: others answer 409.",
+        parameters=[PHOTO_ID, RETRY_AFTER],
+        request=HintsSerializer,
+        responses={
+            202: OpenApiResponse(PhotoSerializer, description="Stored and queued; see `rendering`."),
+            400: OpenApiResponse(HintsErrorSerializer, description="Hints missing, too many, out of range or not "
+                                 "`#rrggbb`: messages per hint and field."),
+            401: NOT_AUTHENTICATED,
+            404: NOT_FOUND,
+            409: OpenApiResponse(ErrorSerializer, description="Not colorized (yet), or this model cannot take "
+                                 "colour hints."),
+            429: THROTTLED,
+        },
+    )
+    @action(detail=True, methods=["put"], url_path="hints", url_name="hints",
+            throttle_classes=[AnonThrottle, RenderThrottle])
+    def hints(self, request, pk=None):
+        photo = self.get_object()
+        serializer = HintsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return self._render(photo, serializer.validated_data)
+
+    @extend_schema(
+        summary="Colors worth trying at one point of the photo",
+        description="The colors the model hesitated between at `x`, `y` (fractions of the width and height "
+        "from the top-left), most likely first, each with its probability and shown at the photo's own "
+        "lightness there: good first choices for a colour hint. Read from the stored prediction; no model run.",
+        parameters=[PHOTO_ID, SuggestionQuerySerializer],
+        responses={
+            200: SuggestionsSerializer,
+            400: OpenApiResponse(SuggestionQueryErrorSerializer, description="x or y missing or not from 0 to 1."),
+            401: NOT_AUTHENTICATED,
+            404: NOT_FOUND,
+            409: OpenApiResponse(ErrorSerializer, description="Not colorized (yet), or by a model that gives "
+                                 "no distribution."),
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="suggestions", url_name="suggestions")
+    def suggestions(self, request, pk=None):
+        photo = self.get_object()
+        query = SuggestionQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        x, y = query.validated_data["x"], query.validated_data["y"]
+        try:
+            colors = suggestions_at(photo, x, y)
+        except NotColorized:
+            return not_colorized(photo)
+        return Response({"x": x, "y": y, "colors": colors})
 
     @extend_schema(
         summary="Queue a failed photo again",

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 
 from ..imageio import load_colour_photo
-from ..training.dataset import MANIFEST, list_images, read_manifest
+from ..splits import list_images
+from ..training.dataset import MANIFEST, read_manifest
 
 EVAL_SIZE = 256            # paper: results on 256x256 images
 

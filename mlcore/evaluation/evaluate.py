@@ -21,10 +21,13 @@ import torch
 from PIL import Image
 
 from ..color import lab_to_rgb, rgb_to_lab
+from ..hints import OUTPUT_STRIDE
 from ..render import ANNEALED_T, render
 from .classifier import Classifier
 from .cost import model_cost
 from .data import EVAL_SIZE, label_of, load_photo, random_donors
+from .hint_curve import curve as hint_curve
+from .hint_curve import hint_maps
 from .metrics import AccuracyHistogram, BlotchCounts, GroundTruthBins, colorfulness, psnr
 from .top1 import classify, photo_key
 
@@ -87,12 +90,13 @@ class Row:
         }
 
 
-def model_rgb(colorizer, rgb, temperature=None):
+def model_rgb(colorizer, rgb, temperature=None, hint_maps=None):
     """8-bit RGB (N, S, S, 3) of a batch of photos (N, S, S, 3) coloured by the product's own
     path: Colorizer.predict_many, then render.render at the model's default vividness, as
-    `manage.py colorize`, the site and the API write them. temperature None: the model's own."""
+    `manage.py colorize`, the site and the API write them. temperature None: the model's own;
+    hint_maps: simulated hints (hint_curve.py) for a model that takes them."""
     photos = [Image.fromarray(pixels) for pixels in rgb]
-    predictions = colorizer.predict_many(photos)
+    predictions = colorizer.predict_many(photos, hint_maps=hint_maps)
     return np.stack([np.asarray(render(prediction, photo, temperature=temperature))
                      for prediction, photo in zip(predictions, photos)])
 
@@ -110,21 +114,31 @@ class Result:
     seconds: float
     timing: dict
     settings: dict
+    hint_rows: dict = field(default_factory=dict)  # {model: {hint count: Row}}
 
     def as_dict(self):
         gt = next(r for r in self.rows if r.method == "ground_truth").colorfulness
-        return {"n_images": self.n_images, "rows": [r.as_dict(gt) for r in self.rows],
+        rows = [r.as_dict(gt) for r in self.rows]
+        curves = {name: hint_curve(by_count, list(by_count), gt) for name, by_count in self.hint_rows.items()}
+        for row in rows:
+            if row["method"] in curves:
+                row["hint_curve"] = curves[row["method"]]
+        first = next(iter(curves), None)  # the usual case evaluates one model with --hints
+        return {"n_images": self.n_images, "rows": rows,
+                **({"hint_curve": curves[first], "hint_curve_model": first} if first else {}),
                 "skipped": self.skipped, "seconds": round(self.seconds, 2),
                 "images_per_second": round(self.n_images / self.seconds, 2) if self.seconds else None,
                 "timing": {k: round(v, 2) for k, v in self.timing.items()}, **self.settings}
 
 
 def evaluate(photos, colorizers, *, size=EVAL_SIZE, temperature=ANNEALED_T, labels=None, seed=0,
-             classifier=None, batch_size=16, device="cpu", measure_cost=True, cache=None, progress=None):
+             classifier=None, batch_size=16, device="cpu", measure_cost=True, cache=None, progress=None,
+             hint_counts=None):
     """Evaluate {name: Colorizer} against the baselines on a list of Photo.
 
     labels: {filename: ImageNet class} or None (top-1 then measures agreement with the
-    classifier's answer on the ground truth); cache: a TopCache or None.
+    classifier's answer on the ground truth); cache: a TopCache or None; hint_counts: numbers
+    of simulated hints for the hint curve of each model that takes hints (hint_curve.py).
     progress(n) is called after each batch with the number of photos it held.
     Returns a Result; Result.as_dict() is the JSON of the `evaluate` command.
     """
@@ -149,6 +163,8 @@ def evaluate(photos, colorizers, *, size=EVAL_SIZE, temperature=ANNEALED_T, labe
             # At 256x256 whatever `size` is, as the paper's columns are.
             rows[name].params_mb, rows[name].feats_mb, rows[name].runtime_ms = model_cost(
                 colorizer.model, EVAL_SIZE, colorizer.device)
+    hint_rows = {name: {count: Row(f"{name}+{count}", len(gt_bins_of)) for count in hint_counts}
+                 for name, colorizer in colorizers.items() if hint_counts and colorizer.takes_hints}
     donors = random_donors(len(photos), seed)
     skipped = {"grayscale": 0, "unreadable": 0}
     timing = {"load": 0.0, "colorizers": 0.0, "metrics": 0.0, "classifier": 0.0}
@@ -225,6 +241,9 @@ def evaluate(photos, colorizers, *, size=EVAL_SIZE, temperature=ANNEALED_T, labe
                 t1 = time.perf_counter()
                 for name, colorizer in colorizers.items():
                     predictions[name] = model_rgb(colorizer, rgb_true, temperatures[name])
+                    for count, row in hint_rows.get(name, {}).items():
+                        maps = hint_maps(ab_true, colorizer.size // OUTPUT_STRIDE, index, count, seed)
+                        row.add(model_rgb(colorizer, rgb_true, temperatures[name], maps), ab_true, gt_bins, rgb_true)
                 t2 = time.perf_counter()
                 for name, rgb_pred in predictions.items():
                     rows[name].add(rgb_pred, ab_true, gt_bins, rgb_true)
@@ -254,4 +273,4 @@ def evaluate(photos, colorizers, *, size=EVAL_SIZE, temperature=ANNEALED_T, labe
                 "labelled_images": rows["ground_truth"].top1_count if labels is not None else None,
                 "device": str(torch.device(device)), "classified": classified,
                 "classified_from_cache": len(rows) * n_images - classified}
-    return Result(n_images, list(rows.values()), skipped, time.perf_counter() - started, timing, settings)
+    return Result(n_images, list(rows.values()), skipped, time.perf_counter() - started, timing, settings, hint_rows)

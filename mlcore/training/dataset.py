@@ -3,7 +3,8 @@
 For each source folder (images in class sub-folders, any depth) a seeded random fraction is
 drawn; unreadable and already-grayscale images are dropped and counted; the rest become RGB
 squares of SIZE x SIZE (JPEG quality 95, no chroma subsampling) and are split 70/10/20 per
-source. The manifest lists path, source, class and split. Same inputs and seed, same output.
+source (the draw and the split are mlcore/splits.py's). The manifest lists path, source,
+class and split. Same inputs and seed, same output.
 """
 import csv
 import os
@@ -14,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..imageio import load_colour_photo
+from ..splits import SPLITS, draw_source, list_images, split_bounds
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
-SPLITS = (("train", 0.7), ("val", 0.1), ("test", 0.2))
 MANIFEST = "manifest.csv"
 
 
@@ -30,11 +30,6 @@ class SourceReport:
     per_split: dict = field(default_factory=lambda: {name: 0 for name, _ in SPLITS})
 
 
-def list_images(source_dir):
-    root = Path(source_dir)
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
 def _convert(job):
     """Worker: read, check, resize and write one image. Returns 'ok', 'unreadable' or 'grayscale'."""
     src, dst, size = job
@@ -44,12 +39,6 @@ def _convert(job):
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     rgb.save(dst, "JPEG", quality=95, subsampling=0)
     return "ok"
-
-
-def split_counts(n):
-    n_train = int(round(n * SPLITS[0][1]))
-    n_val = int(round(n * SPLITS[1][1]))
-    return {"train": n_train, "val": n_val, "test": n - n_train - n_val}
 
 
 def prepare_dataset(source_dirs, out_dir, fraction=0.3, size=256, seed=0, workers=None, progress=None):
@@ -65,8 +54,7 @@ def prepare_dataset(source_dirs, out_dir, fraction=0.3, size=256, seed=0, worker
             report = SourceReport(source_dir.name)
             files = list_images(source_dir)
             report.found = len(files)
-            rng = random.Random(f"{seed}:{source_dir.name}")
-            drawn = rng.sample(files, int(round(len(files) * fraction)))
+            rng, drawn = draw_source(files, source_dir.name, fraction, seed)
             report.drawn = len(drawn)
             rel = [f.relative_to(source_dir) for f in drawn]
             staging = [out / "_staging" / source_dir.name / r.with_suffix(".jpg") for r in rel]
@@ -80,10 +68,7 @@ def prepare_dataset(source_dirs, out_dir, fraction=0.3, size=256, seed=0, worker
                 else:
                     setattr(report, status, getattr(report, status) + 1)
             rng.shuffle(kept)
-            counts = split_counts(len(kept))
-            bounds = {"train": (0, counts["train"]), "val": (counts["train"], counts["train"] + counts["val"]),
-                      "test": (counts["train"] + counts["val"], len(kept))}
-            for split, (lo, hi) in bounds.items():
+            for split, (lo, hi) in split_bounds(len(kept)).items():
                 for r, staged in kept[lo:hi]:
                     final = out / split / source_dir.name / r.with_suffix(".jpg")
                     final.parent.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,8 @@ import numpy as np
 
 from ..inputcolor import COLOR, classify
 from ..imageio import load_colour_photo
-from .dataset import MANIFEST, list_images, read_manifest
+from ..splits import list_images
+from .dataset import MANIFEST, read_manifest
 from .dhash import dhash, min_distances, read_hash_list
 
 EXCLUDE_BITS = 8     # the acceptance photos' rule

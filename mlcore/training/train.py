@@ -152,8 +152,15 @@ def encoder_features(model, arrays, count, device, batch_size=None, desc="featur
     features to about 1e-4, below float16's step, computed 7x faster on a CPU."""
     encoder = fold_batchnorm(copy.deepcopy(model.encoder).eval()).to(memory_format=torch.channels_last)
     batch_size = batch_size or (FEATURE_BATCH_GPU if device.type == "cuda" else FEATURE_BATCH_CPU)
-    chunks = None
-    for start in tqdm(range(0, count, batch_size), desc=desc, disable=not show, leave=False):
+    chunks, first = None, 0
+    progress = Path(directory) / "progress" if directory is not None else None
+    if progress is not None and progress.exists():
+        # An interrupted cache (the big pool's takes most of an hour): go on from the last flush.
+        chunks = [np.load(name, mmap_mode="r+") for name in sorted(Path(directory).glob("f*.npy"))]
+        first = int(progress.read_text())
+    last_flush = time.time()
+    for start in tqdm(range(first, count, batch_size), desc=desc, disable=not show, leave=False,
+                      initial=first // batch_size, total=(count + batch_size - 1) // batch_size):
         stop = min(count, start + batch_size)
         lightness = torch.from_numpy(np.asarray(arrays.L[start:stop], dtype=np.float32)).to(device)
         if mirrored:
@@ -167,10 +174,16 @@ def encoder_features(model, arrays, count, device, batch_size=None, desc="featur
                                                 (count, *f.shape[1:])) for i, f in enumerate(feats)]
         for target, f in zip(chunks, feats):
             target[start:stop] = f.numpy()
+        if time.time() - last_flush > 60:
+            for target in chunks:
+                target.flush()
+            progress.write_text(str(stop))
+            last_flush = time.time()
     if directory is None:
         return [torch.cat(c) for c in chunks]
     for target in chunks:
         target.flush()
+    progress.unlink(missing_ok=True)
     return [np.load(Path(directory) / f"f{i}.npy", mmap_mode="r") for i in range(len(chunks))]
 
 

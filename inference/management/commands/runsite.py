@@ -73,6 +73,7 @@ class Command(BaseCommand):
         if bind.rsplit(":", 1)[0] in LOOPBACK_HOSTS:
             for name, value in PLAIN_HTTP_ENV.items():
                 env.setdefault(name, value)
+            env.setdefault("SITE_ROOT", f"http://{bind}")  # links in mails: the port actually used
         call_command("collectstatic", interactive=False, verbosity=0)
 
         manage = str(settings.BASE_DIR / "manage.py")

@@ -3,6 +3,11 @@
 Examples:
     python manage.py colorize old/*.jpg --out-dir colored/
     python manage.py colorize scans/*.tif --out-dir colored/ --format jpeg --vividness 70
+    python manage.py colorize grandma.jpg --out-dir colored/ --hints hints.json
+
+--hints takes the JSON of the API's PUT /api/v1/photos/{id}/hints/, checked by the same rule
+(mlcore/hint_points.py): {"hints": [{"x": 0.42, "y": 0.31, "color": "#b03a2e"}, ...]}, x and y
+fractions of the photo's width and height from the top-left. It needs a model that takes hints.
 
 The pixels are the site's and the API's for the same photo and settings: one decoding path
 (mlcore.render), and the model file's own settings when none are given. The network works on
@@ -18,6 +23,7 @@ from tqdm import tqdm
 from mlcore.checkpoint import ModelFileError
 from mlcore.colorizer import Colorizer
 from mlcore.files import FORMATS, colorize_files
+from mlcore.hint_points import HintError, validate_hints
 from mlcore.imageio import JPEG_QUALITY
 from mlcore.paths import model_path
 from mlcore.render import check_temperature, check_vividness
@@ -44,10 +50,13 @@ class Command(BaseCommand):
         parser.add_argument("--model", help="model file (default: COLORIZER_MODEL, else the shipped model)")
         parser.add_argument("--device", default="auto")
         parser.add_argument("--batch", type=int, help=f"photos per network pass ({GPU_BATCH} on a GPU, 1 on a CPU)")
+        parser.add_argument("--hints", metavar="HINTS.json",
+                            help='colour hints for one photo, as the API takes them: {"hints": [{"x", "y", "color"}]}')
 
     def handle(self, *args, inputs, out_dir, format, quality, vividness, temperature, model, device, batch,
-               verbosity, **opts):
+               verbosity, hints=None, **opts):
         try:
+            hints = read_hints(hints, inputs) if hints else None
             if temperature is not None:
                 check_temperature(temperature)
             if vividness is not None:
@@ -57,9 +66,11 @@ class Command(BaseCommand):
             if batch is not None and batch < 1:
                 raise ValueError("batch must be at least 1")
             colorizer = Colorizer.load(model_path(model or settings.COLORIZER_MODEL_PATH), device=device)
+            if hints and not colorizer.takes_hints:
+                raise ValueError(f"the model {colorizer.version} cannot take colour hints")
             out_dir_path = Path(out_dir)
             out_dir_path.mkdir(parents=True, exist_ok=True)
-        except (ValueError, ModelFileError, OSError) as exc:
+        except (ValueError, ModelFileError, OSError) as exc:  # HintError is a ValueError
             raise CommandError(str(exc)) from exc
         batch = batch or (GPU_BATCH if colorizer.device.type == "cuda" else 1)
         save_kwargs = {"quality": quality} if format == "jpeg" else {}
@@ -68,7 +79,7 @@ class Command(BaseCommand):
         progress = tqdm(total=len(inputs), unit="photo", disable=verbosity < 1 or len(inputs) < 2)
         failures = 0
         for path, target, error in colorize_files(colorizer, inputs, out_dir_path, format, vividness, temperature,
-                                                  batch, **save_kwargs):
+                                                  batch, hints, **save_kwargs):
             progress.update(1)
             if error:
                 failures += 1
@@ -78,3 +89,22 @@ class Command(BaseCommand):
         progress.close()
         if failures:
             raise CommandError(f"{failures} of {len(inputs)} inputs could not be colorized")
+
+
+def read_hints(path, inputs):
+    """The validated hints of a --hints file (the API's JSON), for one input photo."""
+    import json
+
+    if len(inputs) != 1:
+        raise ValueError("--hints are points on one photo: give one input with them")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--hints {path}: not JSON ({exc})") from exc
+    if not isinstance(data, dict) or "hints" not in data:
+        raise ValueError(f'--hints {path}: expected {{"hints": [{{"x", "y", "color"}}, ...]}}')
+    try:
+        return validate_hints(data["hints"])
+    except HintError as exc:
+        raise ValueError(f"--hints {path}: {exc}") from exc

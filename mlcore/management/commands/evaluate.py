@@ -48,6 +48,18 @@ def parse_model_spec(spec):
     return name, path
 
 
+def parse_hint_counts(text):
+    """--hints 0,1,2,5: distinct whole numbers of simulated hints, 0 or more (the paper's curve
+    goes to 100, beyond a person's limit of 64: these are not a person's)."""
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise CommandError(f"--hints {text!r}: expected whole numbers separated by commas, e.g. 0,1,2,5,10") from None
+    if any(c < 0 for c in counts) or len(set(counts)) != len(counts):
+        raise CommandError(f"--hints {text!r}: expected distinct numbers of 0 or more")
+    return counts
+
+
 class Command(BaseCommand):
     help = "Table 1 of Zhang et al. (2016) for colorization models on a folder of colour photos."
     # It uses none of the site: skipping the checks saves importing every view on every run.
@@ -73,6 +85,9 @@ class Command(BaseCommand):
         parser.add_argument("--cache-dir", help="where the classifier's answers are kept (default VAR_DIR/cache/evaluate)")
         parser.add_argument("--no-cache", action="store_true", help="classify every image again and keep no answers")
         parser.add_argument("--no-cost", action="store_true", help="skip measuring params, feats and runtime")
+        parser.add_argument("--hints", metavar="N,N,...",
+                            help="the hint curve of each model that takes hints: PSNR and AuC with this many "
+                                 "hints drawn from the true photo (seeded), e.g. 0,1,2,5,10,20,50,100")
 
     def handle(self, *args, **opts):
         verbosity = opts["verbosity"]
@@ -84,6 +99,7 @@ class Command(BaseCommand):
             temperature = None if opts["temperature"] is None else check_temperature(opts["temperature"])
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+        hint_counts = parse_hint_counts(opts["hints"]) if opts["hints"] else None
         import torch
 
         device = opts["device"]
@@ -106,6 +122,9 @@ class Command(BaseCommand):
                     colorizers[name] = Colorizer.load(path, device=device)
             except ModelFileError as exc:
                 raise CommandError(f"model {name}: {exc}") from exc
+
+        if hint_counts and not any(c.takes_hints for c in colorizers.values()):
+            raise CommandError("--hints: none of the models takes colour hints")
 
         try:
             photos = find_photos(opts["data"], opts["split"], opts["limit"], opts["seed"], opts["source"])
@@ -134,7 +153,7 @@ class Command(BaseCommand):
             result = evaluate(photos, colorizers, size=opts["size"], temperature=temperature, labels=labels,
                                  seed=opts["seed"], batch_size=opts["batch_size"], device=device, classifier=classifier,
                                  measure_cost=not opts["no_cost"], cache=cache,
-                                 progress=bar.update if bar else None)
+                                 progress=bar.update if bar else None, hint_counts=hint_counts)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         finally:
@@ -157,6 +176,10 @@ class Command(BaseCommand):
             else:
                 self.stdout.write("top-1: agreement with the classifier's answer on the original photo")
             self.stdout.write(format_table(data))
+            if "hint_curve" in data:
+                self.stdout.write(f"hint curve of {data['hint_curve_model']} (hints: PSNR dB, AuC plain/rebal %): " +
+                                  "; ".join(f"{p['hints']}: {p['psnr']:.2f}, {p['auc_plain']:.1f}/{p['auc_rebal']:.1f}"
+                                            for p in data["hint_curve"]))
             t = result.timing
             self.stdout.write(
                 f"{result.n_images} images, {len(result.rows)} rows in {result.seconds:.1f} s: "

@@ -10,7 +10,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from mlcore.training.dataset import format_report, list_images, prepare_dataset
+from mlcore.splits import list_images
+from mlcore.training.dataset import format_report, prepare_dataset
 from mlcore.training.grow_pool import format_add_report, grow_pool
 from mlcore.training.photo_sources import SOURCES
 

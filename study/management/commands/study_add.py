@@ -3,12 +3,17 @@ the model's colorization of its lightness, at the same size, recorded with the m
 
 Photos already in the study for this model are not added again, so the command can be re-run
 (`make run` seeds the study this way on every start, and the second start finds nothing to do
-without loading the model). Gray and unreadable files are skipped and counted. Use photos the
+without loading the model). Gray, toned (sepia...) and unreadable files are skipped and counted. Use photos the
 model was not trained on: a prepared pool's test split (`--split test`), for instance.
+
+Without a prepared pool, `--held-out` takes source folders (as prepare_dataset reads them) and
+uses only the photos that the shipped model's pool would put in its test split, found without
+writing the pool (mlcore.splits.pool_test_split); this is how `make run` seeds a fresh clone.
 
 Examples:
     python manage.py study_add ~/photos/holiday/ some.jpg --count 20
     python manage.py study_add data/pool --split test --count 40 --model runs/lite0_rebal.pt
+    python manage.py study_add --held-out ../shared/datasets/voc2007_subset --count 40
 """
 
 import csv
@@ -21,11 +26,14 @@ from tqdm import tqdm
 
 from mlcore.modelfile import read_summary
 from mlcore.paths import model_path as configured_model
+from mlcore.splits import IMAGE_SUFFIXES, pool_test_split
 from study.models import Pair
 from study.pairs import file_sha256, make_pair, real_photo
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 MANIFEST = "manifest.csv"  # as prepare_dataset writes it: path, source, class, split
+# How the shipped model's pool was prepared (mlcore/weights/MODEL_CARD.md:
+# `prepare_dataset ../shared/datasets/*/ --out data/pool --fraction 1 --seed 0`, size 256).
+SHIPPED_POOL = {"fraction": 1.0, "seed": 0, "size": 256}
 
 
 def positive_int(value):
@@ -38,15 +46,20 @@ def positive_int(value):
     return number
 
 
-def photos_in(paths, split=None):
+def photos_in(paths, split=None, held_out=False):
     """Every image file named or under a named folder, sorted. With `split`, folders must be
-    prepared pools (manifest.csv) and only that split's photos are taken."""
+    prepared pools (manifest.csv) and only that split's photos are taken; with `held_out`,
+    folders are a pool's sources and only what SHIPPED_POOL's test split holds is taken."""
     found = set()
     for given in paths:
         path = Path(given)
         if not path.exists():
             raise CommandError(f"{given}: no such file or folder")
-        if split:
+        if held_out:
+            if not path.is_dir():
+                raise CommandError(f"{given}: --held-out takes source folders, as prepare_dataset does")
+            found |= set(pool_test_split(path, **SHIPPED_POOL))
+        elif split:
             manifest = path / MANIFEST
             if not manifest.is_file():
                 raise CommandError(f"{given}: --split needs a folder prepared by prepare_dataset (no {MANIFEST})")
@@ -71,15 +84,20 @@ class Command(BaseCommand):
                             help="take N of the photos, drawn at random with --seed (default: all of them)")
         parser.add_argument("--model", metavar="PATH", help="model file (default: the one the site uses)")
         parser.add_argument("--split", help="with prepared pools (manifest.csv): only this split, e.g. test")
+        parser.add_argument("--held-out", action="store_true",
+                            help="PATHs are source folders: only the photos the shipped model's pool holds out "
+                                 "for testing (no pool needed)")
         parser.add_argument("--seed", type=int, default=0, help="seed of the draw of --count photos")
 
-    def handle(self, *args, paths, count, model, split, seed, verbosity, **options):
+    def handle(self, *args, paths, count, model, split, held_out, seed, verbosity, **options):
         model_path = configured_model(model or settings.COLORIZER_MODEL_PATH)
         try:
             version = read_summary(model_path)["version"]
         except (OSError, ValueError) as exc:
             raise CommandError(f"cannot use model {model_path}: {exc}") from exc
-        photos = photos_in(paths, split)
+        if split and held_out:
+            raise CommandError("--split (a prepared pool) and --held-out (its sources) do not go together")
+        photos = photos_in(paths, split, held_out)
         if not photos:
             raise CommandError("no photos found" + (f" in the {split} split" if split else ""))
         if count:
@@ -89,7 +107,7 @@ class Command(BaseCommand):
 
         colorizer = None
         kept = added = 0
-        skipped = {"grayscale": 0, "unreadable": 0}
+        skipped = {"grayscale": 0, "tinted": 0, "unreadable": 0}
         bar = None  # shown once there is work to do: a re-run that finds everything stays quiet
         for path in photos:
             if kept + added == wanted:
@@ -123,7 +141,7 @@ class Command(BaseCommand):
                               + (f", {kept} already there" if kept else "")
                               + (f"; skipped {skips}" if skips else "") + ".")
         if added + kept == 0:
-            raise CommandError("none of the photos could be used (they are gray or unreadable)")
+            raise CommandError("none of the photos could be used (they are gray, toned or unreadable)")
 
     def load_colorizer(self, model_path, version):
         from mlcore.checkpoint import ModelFileError

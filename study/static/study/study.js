@@ -54,7 +54,7 @@
   var displayMs = parseInt(trial.dataset.displayMs, 10);
   var roundSize = parseInt(trial.dataset.round, 10);
   var current = null;        // {pair, images: [HTMLImageElement, HTMLImageElement]}
-  var answered = 0, right = 0, roundRight = 0;
+  var answered = 0, right = 0, scored = 0;  // scored: answers whose round is over
   var readyAction = null;
 
   function setState(state, message) {
@@ -93,7 +93,7 @@
       if (r.status === 429) return retryLater(r, loadPair);
       if (!r.ok) throw new Error("next " + r.status);
       return r.json().then(function (data) {
-        if (data.pair === null) return finish();
+        if (data.pair === null) return finish(data.round);
         return Promise.all(data.images.map(loadImage)).then(function (images) {
           current = { pair: data.pair, images: images };
           frames.forEach(function (frame, i) {
@@ -145,22 +145,20 @@
       body: JSON.stringify({ pair: current.pair, choice: choice })
     }).then(function (r) {
       if (r.status === 429) return retryLater(r, function () { setState("choosing"); choose(choice); });
-      if (r.status === 409) return { counted: false };  // answered in another tab: not counted twice
+      if (r.status === 409) return { recorded: false };  // answered in another tab: not counted twice
       if (!r.ok) throw new Error("answer " + r.status);
       return r.json();
     }).then(function (data) {
       if (!data) return;
-      if (data.correct !== undefined) {
-        answered += 1;
-        if (data.correct) { right += 1; roundRight += 1; }
-      }
+      // The server says whether an answer was right only for a whole round, as its score.
+      if (data.recorded) answered += 1;
       progress.textContent = answered + (answered === 1 ? " pair" : " pairs") + " answered";
-      refreshLive();
-      if (answered % roundSize === 0 && data.correct !== undefined) {
-        offerReady("You picked the real photo in " + roundRight + " of these " + roundSize +
-                   " pairs (" + right + " of " + answered + " in all). Our model fooled you in " +
-                   (roundSize - roundRight) + ".", loadPair, "Next " + roundSize + " pairs");
-        roundRight = 0;
+      if (data.round) {
+        addScore(data.round);
+        refreshLive();  // the round's answers have just joined the figure
+        offerReady("You picked the real photo in " + data.round.right + " of these " + data.round.answered +
+                   " pairs (" + right + " of " + scored + " in all). Our model fooled you in " +
+                   (data.round.answered - data.round.right) + ".", loadPair, "Next " + roundSize + " pairs");
       } else {
         loadPair();
       }
@@ -169,9 +167,18 @@
     });
   }
 
-  function finish() {
-    setState("done", answered ? "That was every pair we have: thank you! You picked the real photo in " +
-             right + " of " + answered + "." : "You have answered every pair we have: thank you!");
+  function addScore(round) {
+    right += round.right;
+    scored += round.answered;
+  }
+
+  function finish(round) {
+    if (round) {
+      addScore(round);
+      refreshLive();
+    }
+    setState("done", scored ? "That was every pair we have: thank you! You picked the real photo in " +
+             right + " of " + scored + "." : "You have answered every pair we have: thank you!");
     ready.disabled = true;
   }
 
