@@ -26,7 +26,8 @@ from tests.api_support import (  # noqa: F401
 from tests.conftest import image_bytes, run_worker
 
 FIELDS = [
-    "id", "gallery", "status", "error", "width", "height", "vividness", "temperature", "rendering", "model_version",
+    "id", "gallery", "status", "error", "width", "height", "vividness", "temperature", "rendering",
+    "requested_vividness", "model_version",
     "created_at", "finished_at", "original_url", "result_url", "warnings", "provenance",
     "title", "status_label", "render_error", "page_url", "thumbnail_url", "preview_url", "hints",
 ]
@@ -294,10 +295,13 @@ def test_rerender_at_a_vividness_changes_the_result_and_reports_it(api, done_pho
     before = default_storage.open(done_photo.result.name).read()
     with django_capture_on_commit_callbacks(execute=True):
         r = api.post(f"/api/v1/photos/{done_photo.pk}/rerender/", {"vividness": 100}, format="json")
+    # The 202 says both: the current result's vividness, and the one on its way.
     assert r.status_code == 202 and r.json()["vividness"] == DEFAULT_VIVIDNESS
+    assert r.json()["rendering"] and r.json()["requested_vividness"] == 100
     run_worker()
     body = api.get(f"/api/v1/photos/{done_photo.pk}/").json()
     assert body["vividness"] == 100 and body["temperature"] == done_photo.temperature
+    assert body["requested_vividness"] is None
     done_photo.refresh_from_db()
     assert default_storage.open(done_photo.result.name).read() != before
 

@@ -34,7 +34,8 @@ OPERATIONS = {
     ("get", "/api/v1/photos/{id}/suggestions/"), ("put", "/api/v1/photos/{id}/hints/"),
 }
 PHOTO_FIELDS = {
-    "id", "gallery", "status", "error", "width", "height", "vividness", "temperature", "rendering", "model_version",
+    "id", "gallery", "status", "error", "width", "height", "vividness", "temperature", "rendering",
+    "requested_vividness", "model_version",
     "created_at", "finished_at", "original_url", "result_url", "warnings", "provenance",
     "title", "status_label", "render_error", "page_url", "thumbnail_url", "preview_url", "hints",
 }

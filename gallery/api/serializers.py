@@ -131,6 +131,10 @@ class PhotoSerializer(serializers.ModelSerializer):
         source="is_rendering", read_only=True,
         help_text="A re-render is on its way; the result changes when this turns false.",
     )
+    requested_vividness = serializers.SerializerMethodField(
+        help_text="The vividness the re-render on its way will have (`vividness` is the current result's); "
+        "null when none is on its way.",
+    )
     model_version = serializers.SerializerMethodField(help_text="The model that colorized it; null until done.")
     created_at = serializers.DateTimeField(source="created", read_only=True)
     finished_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="When the job ended.")
@@ -162,10 +166,14 @@ class PhotoSerializer(serializers.ModelSerializer):
         model = Photo
         fields = [
             "id", "gallery", "status", "error", "width", "height", "vividness", "temperature", "rendering",
-            "model_version",
+            "requested_vividness", "model_version",
             "created_at", "finished_at", "original_url", "result_url", "warnings", "provenance",
             "title", "status_label", "render_error", "page_url", "thumbnail_url", "preview_url", "hints",
         ]
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_requested_vividness(self, photo):
+        return photo.requested_vividness if photo.is_rendering else None
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_error(self, photo):
