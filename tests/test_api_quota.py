@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from gallery import quota
-from gallery.api.models import Plan, QuotaUsage
+from gallery.quota import Plan, QuotaUsage
 from gallery.models import Photo
 from tests.api_support import api, client_for, fresh_throttles, png, stranger_api, upload  # noqa: F401
 
