@@ -380,7 +380,7 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 # Colorizations a person may start per day (UTC), on the site and through the
-# API together (gallery/quota.py); a per-person override (gallery.api.models.Plan)
+# API together (gallery/quota.py); a per-person override (gallery.quota.Plan)
 # can raise it.
 COLORIZE_DAILY_QUOTA = envint("COLORIZE_DAILY_QUOTA", "100")
 if COLORIZE_DAILY_QUOTA is None or COLORIZE_DAILY_QUOTA < 0:

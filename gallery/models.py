@@ -27,6 +27,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from gallery import quota  # noqa: F401  (Django registers the quota's tables, which live beside its logic)
 from gallery.job import ColorizationJob, JobQuerySet, readable_reason
 from mlcore.imageio import save_jpeg, save_png
 from mlcore.provenance import save_result

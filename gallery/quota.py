@@ -7,7 +7,11 @@ consume() takes units atomically (a conditional UPDATE checked by its
 count, like the job claim), so two uploads racing for the last unit cannot
 both win. gallery.photos.create_photos calls it inside the transaction that
 creates the photos: if they are not stored, the units are given back.
-(Its tables live in the API app, where the quota began.)
+
+Its tables (Plan, QuotaUsage) live here too; gallery/models.py imports this
+module so that Django registers them. They began in the API app and keep its
+table names (api_plan, api_quotausage): moving them here changed no table,
+and restore reads backups that still call them api.plan and api.quotausage.
 """
 
 import math
@@ -18,10 +22,38 @@ import logging
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import models
 from django.db.models import F
 from django.utils import timezone
 
-from gallery.api.models import Plan, QuotaUsage
+
+class Plan(models.Model):
+    """A person's own daily quota, when it differs from COLORIZE_DAILY_QUOTA
+    (set in the admin, or by whatever sells plans one day)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, models.CASCADE, related_name="plan")
+    name = models.CharField(max_length=50, default="Custom")
+    daily_quota = models.PositiveIntegerField()
+
+    class Meta:
+        db_table = "api_plan"
+
+    def __str__(self):
+        return f"{self.name}: {self.daily_quota}/day"
+
+
+class QuotaUsage(models.Model):
+    """Colorizations started by one person on one day (UTC), on the site and
+    through the API. A counter rather than a count of photos, so that deleting
+    photos does not give the quota back."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    day = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "api_quotausage"
+        constraints = [models.UniqueConstraint(fields=["user", "day"], name="one_quota_row_per_day")]
 
 
 @dataclass

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from gallery.api.models import QuotaUsage
+from gallery.quota import QuotaUsage
 from gallery.models import Photo
 from tests.api_support import api, fresh_throttles, png  # noqa: F401
 

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from gallery import quota
-from gallery.api.models import Plan, QuotaUsage
+from gallery.quota import Plan, QuotaUsage
 from gallery.models import Photo
 from tests.api_support import api, client_for, fresh_throttles, png, stranger_api, upload  # noqa: F401
 
@@ -189,3 +189,17 @@ def test_the_gallery_page_shows_todays_quota(client, owner, settings, db):
     client.force_login(owner)
     page = client.get(f"/galleries/{Gallery.default_for(owner).pk}/").content.decode()
     assert re.sub(r"<[^>]+>", "", page).count("Today you have 4 of your 7 daily colorizations left") == 1
+
+
+def test_staff_give_a_person_a_plan_in_the_admin_and_see_their_usage(client, owner, quota_of_2):
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_superuser("root", "root@example.org", "staff password 123")
+    client.force_login(get_user_model().objects.get(username="root"))
+    r = client.post("/admin/gallery/plan/add/", {"user": owner.pk, "name": "Family", "daily_quota": 5},
+                    secure=True)
+    assert r.status_code == 302, r.content[-2000:]
+    assert quota.status(owner).limit == 5
+    quota.consume(owner, 2)
+    r = client.get("/admin/gallery/quotausage/", secure=True)
+    assert r.status_code == 200 and owner.username in r.content.decode()

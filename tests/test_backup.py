@@ -5,15 +5,18 @@ second pass); a damaged backup or a database in use is refused untouched."""
 import hashlib
 import json
 import shutil
+from datetime import date
 from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.core.files.storage import default_storage
 
-from gallery.api.models import ApiToken, Plan
+from gallery.api.models import ApiToken
+from gallery.quota import Plan, QuotaUsage
 from gallery.models import Photo
 from tests.conftest import run_worker
 from tests.test_jobs import new_photo
@@ -155,3 +158,42 @@ def test_people_can_upload_while_a_backup_reads_the_database(site, owner, tmp_pa
     manifest = json.loads((tmp_path / "b" / "MANIFEST.json").read_text())
     assert manifest["counts"]["photos"] == 4  # the snapshot: the photo made meanwhile is not in it
     assert Photo.objects.count() == 5
+
+
+# Written by `manage.py backup` before the quota's tables moved from the API app to the
+# gallery: a person with a plan, two days of usage, a permission on plans and an admin edit
+# of the plan, all under the labels api.plan and api.quotausage.
+OLD_BACKUP = Path(__file__).parent / "old_backups" / "quota-in-the-api-app"
+
+
+def test_a_backup_written_while_the_quota_lived_in_the_api_app_restores_under_the_gallery(db):
+    written = (OLD_BACKUP / "database.json").read_text()
+    assert '"model": "api.plan"' in written and '"model": "api.quotausage"' in written
+    assert '["api", "plan"]' in written and '["change_plan", "api", "plan"]' in written
+
+    call_command("restore", str(OLD_BACKUP), stdout=StringIO())
+
+    alice = get_user_model().objects.get(username="alice")
+    assert Plan.objects.get(user=alice).daily_quota == 7
+    assert sorted(QuotaUsage.objects.filter(user=alice).values_list("day", "count")) == [
+        (date(2026, 12, 1), 3), (date(2026, 12, 2), 5)]
+    # Her permission and the admin's history follow the plan to its new label.
+    assert alice.has_perm("gallery.change_plan")
+    assert LogEntry.objects.get().get_edited_object() == Plan.objects.get()
+
+
+def test_restore_knows_every_field_that_names_a_content_type_or_permissions():
+    from django.apps import apps
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    from gallery.backups import CONTENT_TYPE_FIELDS, NOT_BACKED_UP, PERMISSIONS_FIELDS
+
+    def fields(related, many):
+        return {model._meta.label_lower: field.name for model in apps.get_models()
+                if not {model._meta.app_label, model._meta.label_lower} & set(NOT_BACKED_UP)
+                for field in model._meta.get_fields(include_hidden=False)
+                if field.concrete and field.related_model is related and field.many_to_many == many}
+
+    assert fields(ContentType, False) == CONTENT_TYPE_FIELDS
+    assert fields(Permission, True) == PERMISSIONS_FIELDS

@@ -14,7 +14,7 @@ import pytest
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from gallery.api.models import QuotaUsage
+from gallery.quota import QuotaUsage
 from gallery.models import Gallery, Photo
 from tests.api_support import client_for, fresh_throttles  # noqa: F401 (fixture)
 from tests.conftest import run_worker

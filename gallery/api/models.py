@@ -1,5 +1,5 @@
 """
-API keys and quotas.
+API keys.
 
 ApiToken: DRF's authtoken allows one key per person; people want one per
 script or machine, named, with the time it was last used, and revocable one
@@ -94,28 +94,3 @@ class ApiToken(models.Model):
             return
         ApiToken.objects.filter(pk=self.pk).update(last_used_at=now)
         self.last_used_at = now
-
-
-class Plan(models.Model):
-    """A person's own daily quota, when it differs from COLORIZE_DAILY_QUOTA
-    (set in the admin, or by whatever sells plans one day)."""
-
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, models.CASCADE, related_name="plan")
-    name = models.CharField(max_length=50, default="Custom")
-    daily_quota = models.PositiveIntegerField()
-
-    def __str__(self):
-        return f"{self.name}: {self.daily_quota}/day"
-
-
-class QuotaUsage(models.Model):
-    """Colorizations started through the API by one person on one day (UTC).
-    A counter rather than a count of photos, so that deleting photos does
-    not give the quota back."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
-    day = models.DateField()
-    count = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "day"], name="one_quota_row_per_day")]
