@@ -75,25 +75,35 @@ def mirror_of(source, mirrors_root):
     return target
 
 
-def photo_paths(source, git_dir):
+def photo_blobs(source, git_dir):
+    """(blob id, path) of each photo of the source at its commit. Asking cat-file for blobs by id,
+    not by `commit:path`, keeps extraction linear: a path lookup re-reads its whole folder's tree,
+    and these folders hold up to 40,000 files."""
     listing = subprocess.run(
-        ["git", "--git-dir", str(git_dir), "ls-tree", "-r", "-z", "--name-only", source.commit, "--", *source.paths],
+        ["git", "--git-dir", str(git_dir), "ls-tree", "-r", "-z", source.commit, "--", *source.paths],
         check=True, capture_output=True).stdout.decode()
     skip = re.compile(source.skip) if source.skip else None
-    return [p for p in listing.split("\0")
-            if p and IMAGE_PATTERN.search(p) and not (skip and skip.search(p))]
+    blobs = []
+    for entry in listing.split("\0"):
+        if not entry:
+            continue
+        meta, path = entry.split("\t", 1)
+        kind, oid = meta.split()[1:3]
+        if kind == "blob" and IMAGE_PATTERN.search(path) and not (skip and skip.search(path)):
+            blobs.append((oid, path))
+    return blobs
 
 
 def extract(source, git_dir, out_dir):
     """Write the source's photos under out_dir/NAME; returns (written, missing blobs)."""
     target = Path(out_dir) / source.name
-    paths = photo_paths(source, git_dir)
+    blobs = photo_blobs(source, git_dir)
     batch = subprocess.Popen(["git", "--git-dir", str(git_dir), "cat-file", "--batch"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     written = missing = 0
     try:
-        for path in paths:
-            batch.stdin.write(f"{source.commit}:{path}\n".encode())
+        for oid, path in blobs:
+            batch.stdin.write(f"{oid}\n".encode())
             batch.stdin.flush()
             header = batch.stdout.readline().split()
             if len(header) < 3 or header[1] != b"blob":
