@@ -6,9 +6,9 @@
 
 `make` draws photos of a split (seeded), and treats each as /study/ does (study/pairs.py): the
 real photo at most 256 px, the model's colorization of its lightness at the same size, both
-encoded by the same JPEG encoder from bare pixels. Each pair's two files are named 1.jpg and
-2.jpg in a random order; the pairs are dealt to JUDGES folders (judge_01/pair_007/...), so each
-judge sees each pair once and no pair twice. The key (which file is real) is written elsewhere,
+encoded by the same JPEG encoder from bare pixels. Each pair's two photos are named 1 and 2 in a
+random order (as JPEG, and as PNG of the same pixels); the pairs are dealt to JUDGES folders
+(judge_01/pair_007/...), so each judge sees each pair once and no pair twice. The key (which file is real) is written elsewhere,
 to --key, for `score` alone.
 
 Each judge answers a JSON file {"judge": "01", "answers": {"pair_007": "1", ...}} naming the file
@@ -16,6 +16,7 @@ they believe is the real photo. `score` prints the fooling rate (the share of an
 the colorization) with its Wilson 95% interval, overall and per judge, and writes nothing.
 """
 import argparse
+import io
 import json
 import random
 import sys
@@ -24,12 +25,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import django  # noqa: E402
+from PIL import Image  # noqa: E402
 
 
 def setup_django():
     import os
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "colorsite.settings")
     django.setup()
+
+
+def write_shown(stem, jpeg):
+    """The JPEG as /study/ serves it, and a PNG of exactly its decoded pixels: some viewers
+    (the judges' among them) show only PNG."""
+    stem.with_suffix(".jpg").write_bytes(jpeg)
+    Image.open(io.BytesIO(jpeg)).save(stem.with_suffix(".png"))
 
 
 def make(args):
@@ -61,8 +70,8 @@ def make(args):
         folder = pairs_dir / f"judge_{judge}" / name
         folder.mkdir(parents=True, exist_ok=True)
         real_first = rng.random() < 0.5
-        (folder / "1.jpg").write_bytes(encode(real if real_first else fake))
-        (folder / "2.jpg").write_bytes(encode(fake if real_first else real))
+        for number, image in (("1", real if real_first else fake), ("2", fake if real_first else real)):
+            write_shown(folder / number, encode(image))
         key["pairs"][name] = {"judge": judge, "real": "1" if real_first else "2", "photo": row["path"]}
         made += 1
     Path(args.key).parent.mkdir(parents=True, exist_ok=True)
