@@ -10,15 +10,17 @@ shared by two people never turns one person's cached answer into the other's
 304. The object is looked up among the person's own first, so another
 person's photo stays a 404 whatever ETag comes with it.
 
-Server-Timing (milliseconds; `bench/load_bench.py` can read it):
-  auth  authentication (its query included),
-  db    every query of the request,
-  ser   the view's work outside queries: serializing, rendering the JSON, the ETag,
-  total from the view's start to the answer.
+Server-Timing (milliseconds; `bench/load_bench.py` can read it), disjoint stages:
+  auth  authentication, its query included,
+  db    the view's queries: looking the objects up (building the query and running
+        it), and any other query outside authentication,
+  ser   the rest of the view: serializing, rendering the JSON, the ETag,
+  total from the view's start to the answer (the stages, plus DRF's own steps).
 """
 
 import hashlib
 import time
+from contextlib import contextmanager
 
 from django.db import connection
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
@@ -35,35 +37,50 @@ def etag_for(user, content):
 
 
 class StageTimer:
-    """Wall time per stage of one request, and the time spent in queries."""
+    """Wall time per stage of one request. Queries inside a timed stage count in that
+    stage; those outside any count in `db` (a connection.execute_wrapper sees them)."""
 
     def __init__(self):
         self.started = time.perf_counter()
-        self.auth = 0.0
-        self.db = 0.0
+        self.spent = {"auth": 0.0, "db": 0.0}
         self.view_started = None  # after authentication, permissions and throttles
         self.db_before_view = 0.0
+        self.depth = 0
 
-    def time_query(self, execute, sql, params, many, context):
-        # A connection.execute_wrapper: one clock read each side of a query.
+    @contextmanager
+    def stage(self, name):
+        self.depth += 1
         t = time.perf_counter()
         try:
-            return execute(sql, params, many, context)
+            yield
         finally:
-            self.db += time.perf_counter() - t
+            self.depth -= 1
+            if not self.depth:  # a stage inside another counts once, in the outer one
+                self.spent[name] += time.perf_counter() - t
+
+    def time_query(self, execute, sql, params, many, context):
+        if self.depth:
+            return execute(sql, params, many, context)
+        with self.stage("db"):
+            return execute(sql, params, many, context)
 
     def header(self):
         now = time.perf_counter()
-        parts = {"auth": self.auth, "db": self.db}
+        parts = dict(self.spent)
         if self.view_started is not None:
-            parts["ser"] = max(0.0, (now - self.view_started) - (self.db - self.db_before_view))
+            view_db = parts["db"] - self.db_before_view
+            parts["ser"] = max(0.0, now - self.view_started - view_db)
         parts["total"] = now - self.started
         return ", ".join(f"{name};dur={seconds * 1000:.3f}" for name, seconds in parts.items())
+
+    def view_starts(self):
+        self.view_started, self.db_before_view = time.perf_counter(), self.spent["db"]
 
 
 class StatusPollMixin:
     """For a DRF viewset: its GET list and retrieve answer with a strong ETag, 304 to a
-    matching If-None-Match, and Server-Timing. Put it before DRF's classes."""
+    matching If-None-Match, and Server-Timing. Put it before DRF's classes. A viewset's
+    own object lookup goes in `with self.timer.stage("db")`."""
 
     def dispatch(self, request, *args, **kwargs):
         self.timer = StageTimer()
@@ -71,15 +88,16 @@ class StatusPollMixin:
             return super().dispatch(request, *args, **kwargs)
 
     def perform_authentication(self, request):
-        t = time.perf_counter()
-        try:
+        with self.timer.stage("auth"):
             super().perform_authentication(request)
-        finally:
-            self.timer.auth += time.perf_counter() - t
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        self.timer.view_started, self.timer.db_before_view = time.perf_counter(), self.timer.db
+        self.timer.view_starts()
+
+    def paginate_queryset(self, queryset):
+        with self.timer.stage("db"):  # the count and the page's rows
+            return super().paginate_queryset(queryset)
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

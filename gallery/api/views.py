@@ -117,7 +117,8 @@ def not_colorized(photo):
 
 
 def owned_or_404(queryset, request, pk):
-    obj = queryset.owned_by(request.user).filter(pk=pk).first()
+    # No ORDER BY: the key finds one row at most, and first()'s ordering costs a third of a poll's lookup.
+    obj = next(iter(queryset.owned_by(request.user).filter(pk=pk).order_by()[:1]), None)
     if obj is None:
         raise exceptions.NotFound()
     return obj
@@ -264,7 +265,8 @@ class GalleryViewSet(
         )
 
     def get_object(self):
-        gallery = owned_or_404(Gallery.objects, self.request, self.kwargs["pk"])
+        with self.timer.stage("db"):
+            gallery = owned_or_404(Gallery.objects, self.request, self.kwargs["pk"])
         self.check_object_permissions(self.request, gallery)
         return gallery
 
@@ -372,11 +374,16 @@ class PhotoViewSet(
 
     def _check_gallery_filter(self):
         gallery_id = self.gallery_filter
-        if gallery_id is not None and not Gallery.objects.owned_by(self.request.user).filter(pk=gallery_id).exists():
+        if gallery_id is None:
+            return
+        with self.timer.stage("db"):
+            theirs = Gallery.objects.owned_by(self.request.user).filter(pk=gallery_id).exists()
+        if not theirs:
             raise exceptions.NotFound("Not found: no such gallery.")
 
     def get_object(self):
-        photo = owned_or_404(Photo.objects, self.request, self.kwargs["pk"])
+        with self.timer.stage("db"):
+            photo = owned_or_404(Photo.objects, self.request, self.kwargs["pk"])
         self.check_object_permissions(self.request, photo)
         return photo
 
