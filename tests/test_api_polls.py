@@ -84,6 +84,15 @@ def test_the_etag_changes_with_anything_in_the_json(api, photo, change):
     assert after.json() != before.json() and after["ETag"] != before["ETag"]
 
 
+def test_galleries_answer_conditionally_too_and_a_new_photo_changes_the_count(api, owner, photo):
+    url = f"/api/v1/galleries/{photo.gallery_id}/"
+    first = api.get(url)
+    assert api.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+    new_photo(owner, "second.png")
+    changed = api.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert changed.status_code == 200 and changed.json()["photo_count"] == 2
+
+
 def test_the_session_poll_gets_the_same_conditional_answers(browser, photo):
     first = browser.get(detail(photo))
     assert first.status_code == 200
