@@ -35,6 +35,7 @@ from rest_framework.views import set_rollback
 
 from gallery import quota
 from gallery.api.models import ApiToken
+from gallery.api.polls import StatusPollMixin
 from gallery.api.serializers import (
     ErrorSerializer,
     GalleryErrorSerializer,
@@ -116,7 +117,8 @@ def not_colorized(photo):
 
 
 def owned_or_404(queryset, request, pk):
-    obj = queryset.owned_by(request.user).filter(pk=pk).first()
+    # No ORDER BY: the key finds one row at most, and first()'s ordering costs a third of a poll's lookup.
+    obj = next(iter(queryset.owned_by(request.user).filter(pk=pk).order_by()[:1]), None)
     if obj is None:
         raise exceptions.NotFound()
     return obj
@@ -238,6 +240,7 @@ def token_login(request):
 )
 @extend_schema(tags=["galleries"])
 class GalleryViewSet(
+    StatusPollMixin,
     ThrottleAnonymousFirst,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
@@ -262,7 +265,8 @@ class GalleryViewSet(
         )
 
     def get_object(self):
-        gallery = owned_or_404(Gallery.objects, self.request, self.kwargs["pk"])
+        with self.timer.stage("db"):
+            gallery = owned_or_404(Gallery.objects, self.request, self.kwargs["pk"])
         self.check_object_permissions(self.request, gallery)
         return gallery
 
@@ -328,6 +332,7 @@ class GalleryViewSet(
 )
 @extend_schema(tags=["photos"])
 class PhotoViewSet(
+    StatusPollMixin,
     ThrottleAnonymousFirst,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -347,16 +352,38 @@ class PhotoViewSet(
             filters = PhotoFilterSerializer(data=self.request.query_params)
             filters.is_valid(raise_exception=True)
             if "gallery" in filters.validated_data:
-                gallery_id = filters.validated_data["gallery"]
-                if not Gallery.objects.owned_by(self.request.user).filter(pk=gallery_id).exists():
-                    raise exceptions.NotFound("Not found: no such gallery.")
-                photos = photos.filter(gallery_id=gallery_id)
+                # Whether the gallery is theirs is asked only when no photo shows it (list()):
+                # a gallery poll is then one query fewer.
+                self.gallery_filter = filters.validated_data["gallery"]
+                photos = photos.filter(gallery_id=self.gallery_filter)
             if "status" in filters.validated_data:
                 photos = photos.filter(status=filters.validated_data["status"])
         return photos
 
+    gallery_filter = None
+
+    def list(self, request, *args, **kwargs):
+        try:
+            response = super().list(request, *args, **kwargs)
+        except exceptions.NotFound:
+            self._check_gallery_filter()  # no such gallery among theirs says so, not "Invalid page."
+            raise
+        if not response.data["count"]:
+            self._check_gallery_filter()
+        return response
+
+    def _check_gallery_filter(self):
+        gallery_id = self.gallery_filter
+        if gallery_id is None:
+            return
+        with self.timer.stage("db"):
+            theirs = Gallery.objects.owned_by(self.request.user).filter(pk=gallery_id).exists()
+        if not theirs:
+            raise exceptions.NotFound("Not found: no such gallery.")
+
     def get_object(self):
-        photo = owned_or_404(Photo.objects, self.request, self.kwargs["pk"])
+        with self.timer.stage("db"):
+            photo = owned_or_404(Photo.objects, self.request, self.kwargs["pk"])
         self.check_object_permissions(self.request, photo)
         return photo
 

@@ -67,8 +67,10 @@
       function (li) { return li.dataset.photoId; });
   }
 
+  // "no-cache": always ask the server, with the last answer's ETag; an unchanged status is a
+  // 304 with no body, and the browser hands back the body it kept.
   function getJson(url) {
-    return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+    return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-cache" })
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); });
   }
 

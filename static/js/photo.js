@@ -23,8 +23,10 @@
   var after = document.getElementById("after-image");
   var state = document.getElementById("render-state");
   var csrfInput = document.querySelector("input[name=csrfmiddlewaretoken]");
+  // "no-cache": always ask the server, with the last answer's ETag; an unchanged status is a
+  // 304 with no body, and the browser hands back the body it kept.
   var getPhoto = function (url) {
-    return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+    return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-cache" })
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); });
   };
   // The API's error body in a sentence: {"detail": ...} or lists of messages per field.
