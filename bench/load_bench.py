@@ -318,9 +318,10 @@ def wait_for(url, deadline, procs):
         if any(p.poll() is not None for p in procs):
             sys.exit("A server process exited during start-up; see the logs above.")
         try:
-            requests.get(url, timeout=2)
+            requests.get(url, timeout=10)
             return
-        except requests.ConnectionError:
+        # Not listening yet, or too busy starting up (several servers and workers at once) to answer.
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.2)
     sys.exit(f"{url} did not answer within {deadline} s")
 
