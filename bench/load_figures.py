@@ -57,15 +57,21 @@ def worker_vs_limit(worker_per_min, limit_per_min):
     return round(worker_per_min / limit_per_min, 3)
 
 
-def job_stage_means(records, stages):
+def job_stage_means(records, stages, batched=("network",)):
     """{stage: mean ms} over the photos' stage records that jobs keep in their RQ meta
-    (gallery/colorizing.py on the i26-worker branch: {"photo", "outcome", "ms": {stage: ms}}),
-    counting each photo once and only photos that were done. Stages follow `stages`, then
-    any others in the order first seen; a stage is averaged over the photos that have it."""
+    (gallery/colorizing.py on the i26-worker branch: {"photo", "outcome", "batch", "ms":
+    {stage: ms}}), counting each photo once and only photos that were done. Stages follow
+    `stages`, then any others in the order first seen; a stage is averaged over the photos
+    that have it. A `batched` stage is the whole pass of the photo's batch, so each also gets
+    "<stage>_per_photo": its time over the batch's size (the share that photo cost)."""
     seen = {}
     for record in records:
         if record.get("outcome") == "done" and record.get("photo") not in seen:
-            seen[record.get("photo")] = record.get("ms") or {}
+            ms = dict(record.get("ms") or {})
+            for name in batched:
+                if name in ms and record.get("batch"):
+                    ms[f"{name}_per_photo"] = ms[name] / record["batch"]
+            seen[record.get("photo")] = ms
     names = list(stages) + [name for ms in seen.values() for name in ms if name not in stages]
     means = {}
     for name in dict.fromkeys(names):

@@ -59,7 +59,17 @@ def test_job_stage_means_count_each_done_photo_once():
         {"photo": 1, "outcome": "done", "batch": 2, "ms": {"fetch": 90.0, "network": 90.0}},  # same photo again
         {"photo": 3, "outcome": "discarded", "batch": 1, "ms": {"fetch": 50.0}},
     ]
-    means = job_stage_means(records, ("network", "fetch", "render"))
+    means = job_stage_means(records, ("network", "fetch", "render"), batched=())
     assert means == {"network": 100.0, "fetch": 3.0, "extra": 1.0}
     assert list(means) == ["network", "fetch", "extra"]
     assert job_stage_means([], ("fetch",)) == {}
+
+
+def test_a_batched_stage_is_also_shared_among_its_batchs_photos():
+    records = [
+        {"photo": 1, "outcome": "done", "batch": 4, "ms": {"network": 200.0}},
+        {"photo": 2, "outcome": "done", "batch": 1, "ms": {"network": 60.0}},
+        {"photo": 3, "outcome": "done", "ms": {"network": 40.0}},  # no batch size: no share
+    ]
+    means = job_stage_means(records, ("network",))
+    assert means == {"network": 100.0, "network_per_photo": 55.0}
