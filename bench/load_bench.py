@@ -33,7 +33,7 @@ process, one after another, on the worker's torch threads (COLORIZER_THREADS)
 with no web server or client running: what a job writes, without the queue
 and the load. `worker_vs_limit` is a configuration's photos per minute per
 worker (wall clock) over the limit's. It says something about the worker only
-when its queue never ran dry (at 50 clients it does not); with few clients it
+when its queue never ran dry (uploads outpaced it throughout); with few clients it
 measures the uploads. When jobs batch photos (COLORIZE_BATCH), the rate "from
 job times" counts a batch's time once per photo: read the wall-clock one.
 
