@@ -250,8 +250,12 @@ def status_times_in_server(access_logs):
 
 
 def job_stage_records(redis_conn, job_ids):
-    """The photos' stage timings the jobs kept in their RQ meta (gallery/colorizing.py's
-    TIMINGS_META_KEY, "timings"); [] when the jobs keep none (code before that branch)."""
+    """The photos' stage timings the jobs kept in their RQ meta (under gallery/colorizing.py's
+    TIMINGS_META_KEY), and the stages' own order; ([], ()) on code whose jobs keep none."""
+    try:
+        from gallery.colorizing import STAGES, TIMINGS_META_KEY
+    except ImportError:
+        return [], ()
     from rq.job import Job
 
     records = []
@@ -259,17 +263,8 @@ def job_stage_records(redis_conn, job_ids):
     for start in range(0, len(ids), 500):
         for job in Job.fetch_many(ids[start:start + 500], connection=redis_conn):
             if job is not None:
-                records += job.meta.get("timings") or []
-    return records
-
-
-def job_stage_order():
-    """The jobs' stages in their own order (gallery/colorizing.py), or none when this code has no such list."""
-    try:
-        from gallery.colorizing import STAGES
-    except ImportError:
-        return ()
-    return STAGES
+                records += job.meta.get(TIMINGS_META_KEY) or []
+    return records, STAGES
 
 
 ROLES = ("web", "workers", "postgres", "redis", "clients", "other")
@@ -384,7 +379,7 @@ def run_configuration(args, env, keys, scratch, redis_conn, webs, workers, durat
             time.sleep(0.5)
         rows = list(Photo.objects.filter(pk__in=stats.ids).values(
             "status", "started_at", "finished_at", "error", "rq_job_id"))
-        job_stages = job_stage_means(job_stage_records(redis_conn, [r["rq_job_id"] for r in rows]), job_stage_order())
+        job_stages = job_stage_means(*job_stage_records(redis_conn, [r["rq_job_id"] for r in rows]))
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
