@@ -21,9 +21,14 @@ from contextlib import contextmanager
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from mlcore.imageio import load_image
+from mlcore.imageio import load_image, save_jpeg, save_png
 from mlcore.provenance import original_exif, save_result
 
+# Longest side of the JPEGs shown on the photo page (the before/after
+# slider) and in the gallery grid. Downloads are always full size.
+DISPLAY_SIZE = 2048
+THUMBNAIL_SIZE = 480
+DISPLAY_JPEG_QUALITY = 88
 # What a job's time goes to. "network" is the whole pass of the photo's batch ("batch" photos).
 STAGES = ("queue_wait", "fetch", "decode", "network", "distribution", "render", "encode_prediction",
           "encode_result", "encode_after", "encode_thumbnail", "store", "database")
@@ -96,7 +101,6 @@ def encode_rendering(photo, image, vividness, temperature, exif=None, watch=None
     result says how it was made (mlcore/provenance.py, the one writer). With a pool, the PNG
     encodes beside the JPEGs."""
     from gallery import provenance
-    from gallery.models import DISPLAY_SIZE, THUMBNAIL_SIZE, encode_jpeg, fit
 
     watch = watch or Stopwatch()
     facts = provenance.describe(photo, timezone.now(), vividness, temperature)
@@ -127,8 +131,6 @@ def finish(photo, colorizer, image, exif, prediction, watch, pool):
     """Render a claimed photo from its prediction, store its files and mark it done. Returns
     "done", or "discarded" when the row changed under us. Raises on failure, having removed
     what it wrote."""
-    from gallery.models import delete_names
-
     from mlcore.render import compose
 
     written = []
@@ -167,13 +169,13 @@ def finish(photo, colorizer, image, exif, prediction, watch, pool):
                 render_count=photo.render_count,
             )
     except BaseException:
-        delete_names(written)
+        photo.discard_files(written)
         raise
     with watch.stage("store"):
         if not finished:
-            delete_names(written)  # our output is not the row's any more
+            photo.discard_files(written)  # our output is not the row's any more
             return "discarded"
-        delete_names(replaced)  # e.g. the gray thumbnail shown while it was queued
+        photo.discard_files(replaced)  # e.g. the gray thumbnail shown while it was queued
     return "done"
 
 
@@ -222,3 +224,31 @@ def colorize_claimed(photos, colorizer):
 
 def _outcome_name(outcome):
     return "failed" if isinstance(outcome, Exception) else outcome
+
+
+def fit(image, size):
+    """The image shrunk to fit size x size (never enlarged), as Image.thumbnail would make it,
+    without thumbnail's full-size copy first (120 MB for a 40 Mpx photo)."""
+    from PIL import Image
+
+    longest = max(image.size)
+    if longest <= size:
+        return image
+    scale = size / longest
+    fitted = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(fitted, Image.Resampling.BICUBIC, reducing_gap=2.0)
+
+
+def encode_jpeg(image, max_size=None, quality=DISPLAY_JPEG_QUALITY, **params):
+    if max_size:
+        image = fit(image, max_size)
+    buf = io.BytesIO()
+    save_jpeg(image, buf, quality, **params)
+    return buf.getvalue()
+
+
+def encode_png(image, **params):
+    buf = io.BytesIO()
+    save_png(image, buf, **params)
+    return buf.getvalue()
+

@@ -12,7 +12,6 @@ uploaded, display versions, the compact prediction and the rendered result.
 Nothing there is served by URL; views check ownership or a share token.
 """
 
-import io
 import logging
 import os
 import posixpath
@@ -29,17 +28,11 @@ from django.utils import timezone
 
 from gallery import quota  # noqa: F401  (Django registers the quota's tables, which live beside its logic)
 from gallery.job import ColorizationJob, JobQuerySet, readable_reason
-from mlcore.imageio import save_jpeg, save_png
 from mlcore.render import DEFAULT_VIVIDNESS
 
 logger = logging.getLogger("gallery")
 
 DEFAULT_GALLERY_NAME = "My photos"
-# Longest side of the JPEGs shown on the photo page (the before/after
-# slider) and in the gallery grid. Downloads are always full size.
-DISPLAY_SIZE = 2048
-THUMBNAIL_SIZE = 480
-DISPLAY_JPEG_QUALITY = 88
 class GalleryQuerySet(models.QuerySet):
     def owned_by(self, user):
         return self.filter(owner=user)
@@ -162,7 +155,7 @@ class Photo(ColorizationJob):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     size_bytes = models.PositiveBigIntegerField()
-    # Display versions (JPEG, at most DISPLAY_SIZE / THUMBNAIL_SIZE): the
+    # Display versions (JPEG, at most gallery.colorizing.DISPLAY_SIZE / THUMBNAIL_SIZE): the
     # browser cannot show a TIFF, and a 40 Mpx PNG is no page element.
     before = models.FileField(max_length=255, blank=True)
     thumbnail = models.FileField(max_length=255, blank=True)
@@ -280,6 +273,10 @@ class Photo(ColorizationJob):
             delete_names(written)
             raise
         return [name for name in replaced if name]
+
+    def discard_files(self, names):
+        """Delete stored files by name, with the downloads made from them."""
+        delete_names(names)
 
     def colorize(self, colorizer):
         """The work of a claimed (running) photo: predict, render, store, and
@@ -423,31 +420,3 @@ def _delete_photo_files(sender, instance, **kwargs):
 
 
 models.signals.post_delete.connect(_delete_photo_files, sender=Photo)
-
-
-def fit(image, size):
-    """The image shrunk to fit size x size (never enlarged), as Image.thumbnail would make it,
-    without thumbnail's full-size copy first (120 MB for a 40 Mpx photo)."""
-    from PIL import Image
-
-    longest = max(image.size)
-    if longest <= size:
-        return image
-    scale = size / longest
-    fitted = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(fitted, Image.Resampling.BICUBIC, reducing_gap=2.0)
-
-
-def encode_jpeg(image, max_size=None, quality=DISPLAY_JPEG_QUALITY, **params):
-    if max_size:
-        image = fit(image, max_size)
-    buf = io.BytesIO()
-    save_jpeg(image, buf, quality, **params)
-    return buf.getvalue()
-
-
-def encode_png(image, **params):
-    buf = io.BytesIO()
-    save_png(image, buf, **params)
-    return buf.getvalue()
-
