@@ -229,3 +229,32 @@ def test_a_job_keeps_each_photos_stage_timings(queued, settings):
         assert all(ms >= 0 for ms in record["ms"].values())
         assert record["ms"]["network"] > 0 and record["ms"]["encode_result"] > 0
     assert sorted(r["batch"] for r in timings.values()) == [1, 2, 2]
+
+
+def test_the_writers_start_only_after_the_networks_pass(queued, settings, monkeypatch):
+    # Torch's threads and the writer threads never run at once, so they never fight for cores.
+    import time
+
+    import gallery.colorizing
+
+    settings.COLORIZE_BATCH = 4
+    events = []
+    real_predict_many, real_save_result = Colorizer.predict_many, gallery.colorizing.save_result
+
+    def predict_many(self, images, *args, **kwargs):
+        try:
+            return real_predict_many(self, images, *args, **kwargs)
+        finally:
+            events.append(("network done", time.perf_counter()))
+
+    def save_result(*args, **kwargs):
+        events.append(("encoding", time.perf_counter()))
+        return real_save_result(*args, **kwargs)
+
+    monkeypatch.setattr(Colorizer, "predict_many", predict_many)
+    monkeypatch.setattr(gallery.colorizing, "save_result", save_result)
+    run_worker()
+    network_done = [t for name, t in events if name == "network done"]
+    encodings = [t for name, t in events if name == "encoding"]
+    assert len(network_done) == 1 and len(encodings) == 3
+    assert min(encodings) > network_done[0]
