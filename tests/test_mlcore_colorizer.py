@@ -210,7 +210,6 @@ def test_colorizing_a_large_photo_takes_a_few_bytes_a_pixel_beyond_the_photo(tmp
 
 
 def test_a_stored_prediction_is_a_deflated_npz_with_every_array_intact(colorizer):
-    import io
     import zipfile
 
     pred = colorizer.predict(_gray())
