@@ -60,6 +60,9 @@ LOST_AFTER_BEATS = 3
 # has claimed is checked against Redis: a Redis restart loses queued jobs.
 # Re-renders asked for this long ago and not done are sent again.
 QUEUED_RECHECK_SECONDS = 120
+# Photos larger than this are colorized alone, never in a batch (claim_waiting): a batch shares
+# one job's memory ceiling, and for a large photo the network is a small share of the time.
+BATCH_MAX_PIXELS = 4_000_000
 # Longest error text kept on a photo; enough for a readable reason.
 MAX_ERROR_LENGTH = 500
 # Redis unreachable, hung (a read timeout), or answering with an error (loading, read-only,
@@ -228,8 +231,8 @@ class ColorizationJob(models.Model):
 
     @classmethod
     def claim_waiting(cls, limit, exclude=()):
-        """Claim up to `limit` more queued photos, oldest first, for a worker to colorize in
-        one pass of the network. Each is claimed as claim() does, so no other worker runs it:
+        """Claim up to `limit` more queued photos of at most BATCH_MAX_PIXELS, oldest first,
+        for a worker to colorize in one pass of the network. Each is claimed as claim() does, so no other worker runs it:
         its own job, when a worker takes it, finds it claimed and does nothing. A worker
         that dies holding them stops their heartbeat, and the sweeper queues them again."""
         claimed = []
@@ -237,6 +240,7 @@ class ColorizationJob(models.Model):
             return claimed
         # A few more candidates than needed: other workers claim some of them meanwhile.
         candidates = (cls.objects.filter(status=cls.QUEUED).exclude(pk__in=exclude)
+                      .alias(pixels=F("width") * F("height")).filter(pixels__lte=BATCH_MAX_PIXELS)
                       .order_by("queued_at", "pk").values_list("pk", flat=True)[:limit * 2])
         for pk in candidates:
             photo = cls.claim(pk)

@@ -13,7 +13,7 @@ import threading
 from django.conf import settings
 from django.utils import timezone
 
-from gallery.job import ReadableError, heartbeat, readable_error
+from gallery.job import BATCH_MAX_PIXELS, ReadableError, heartbeat, readable_error
 from gallery.models import Photo
 
 logger = logging.getLogger("inference")
@@ -74,8 +74,8 @@ def batch_size(colorizer):
 
 
 def colorize_photo(photo_id):
-    """The RQ job: colorize one photo, and up to COLORIZE_BATCH - 1 others that wait, in one
-    pass of the network. Never raises for a bad photo; each failure is recorded on its own
+    """The RQ job: colorize one photo, and up to COLORIZE_BATCH - 1 others that wait (none for a
+    large photo: BATCH_MAX_PIXELS), in one pass of the network. Never raises for a bad photo; each failure is recorded on its own
     row with a readable reason, and fails no other photo. The photos' stage timings are kept
     in this job's meta (gallery/colorizing.py)."""
     from gallery.colorizing import colorize_claimed
@@ -87,7 +87,8 @@ def colorize_photo(photo_id):
     photos = [photo]
     try:
         colorizer = get_colorizer()
-        photos += Photo.claim_waiting(batch_size(colorizer) - 1, exclude=[photo_id])
+        if photo.width * photo.height <= BATCH_MAX_PIXELS:
+            photos += Photo.claim_waiting(batch_size(colorizer) - 1, exclude=[photo_id])
         with heartbeat(*photos):
             results = colorize_claimed(photos, colorizer)
     except Exception as e:

@@ -258,3 +258,16 @@ def test_the_writers_start_only_after_the_networks_pass(queued, settings, monkey
     encodings = [t for name, t in events if name == "encoding"]
     assert len(network_done) == 1 and len(encodings) == 3
     assert min(encodings) > network_done[0]
+
+
+def test_a_large_photo_is_colorized_alone(queued, settings, monkeypatch):
+    import inference.jobs
+
+    settings.COLORIZE_BATCH = 4
+    # Of the three photos only gray.png (70 x 50) is under this.
+    monkeypatch.setattr(gallery.job, "BATCH_MAX_PIXELS", 4000)
+    monkeypatch.setattr(inference.jobs, "BATCH_MAX_PIXELS", 4000)
+    passes = spy_on_the_network(monkeypatch)
+    run_worker()
+    assert passes == [1, 1, 1]
+    assert all(Photo.objects.get(pk=p.pk).status == Photo.DONE for p in queued)
