@@ -4,10 +4,11 @@ The work of colorize jobs, each piece of it done once, and timed.
 The original is read once and decoded once (its EXIF is read from the same bytes); the network
 sees the photos of a batch in one pass; each prediction's distribution is decoded once and
 rendered once; every output is encoded once, the colour thumbnail shrunk from the display image
-already in memory. After the network's pass, renders and encodes (numpy and Pillow let go of
-the GIL) share writer threads, so torch's threads and the writers never run at once and never
-compete for the cores. Files and rows are written on the calling thread, with its database
-connection (a test's transaction is on it).
+already in memory. Only after the network's pass do the writer threads encode (the prediction
+while its photo renders, the PNG beside the JPEGs; numpy and Pillow let go of the GIL), so
+torch's threads and the writers never run at once and never compete for the cores. Files and
+rows are written on the calling thread, with its database connection (a test's transaction is
+on it).
 
 Each photo's stages are timed (STAGES, in milliseconds) and the job keeps them in its RQ meta
 under TIMINGS_META_KEY, for bench/load_bench.py to read from Redis after a run.

@@ -74,10 +74,10 @@ def batch_size(colorizer):
 
 
 def colorize_photo(photo_id):
-    """The RQ job: colorize one photo, and up to COLORIZE_BATCH - 1 others that wait (none for a
-    large photo: BATCH_MAX_PIXELS), in one pass of the network. Never raises for a bad photo; each failure is recorded on its own
-    row with a readable reason, and fails no other photo. The photos' stage timings are kept
-    in this job's meta (gallery/colorizing.py)."""
+    """The RQ job: colorize one photo, and up to COLORIZE_BATCH - 1 others that wait (none for
+    a large photo: BATCH_MAX_PIXELS), in one pass of the network. Never raises for a bad
+    photo; each failure is recorded on its own row with a readable reason, and fails no other
+    photo. The photos' stage timings are kept in this job's meta (gallery/colorizing.py)."""
     from gallery.colorizing import colorize_claimed
 
     photo = Photo.claim(photo_id)
