@@ -38,7 +38,7 @@ from mlcore.render import Prediction, render  # noqa: E402
 from mlcore.suggestions import lightness_at, suggest  # noqa: E402
 
 SIZE = (4000, 3000)
-DISPLAY, THUMBNAIL = 2048, 480  # gallery.models.DISPLAY_SIZE, THUMBNAIL_SIZE
+DISPLAY, THUMBNAIL = 2048, 480  # gallery.colorizing.DISPLAY_SIZE, THUMBNAIL_SIZE
 
 
 def random_hint_model(path):

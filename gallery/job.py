@@ -60,6 +60,9 @@ LOST_AFTER_BEATS = 3
 # has claimed is checked against Redis: a Redis restart loses queued jobs.
 # Re-renders asked for this long ago and not done are sent again.
 QUEUED_RECHECK_SECONDS = 120
+# Photos larger than this are colorized alone, never in a batch (claim_waiting): a batch shares
+# one job's memory ceiling, and for a large photo the network is a small share of the time.
+BATCH_MAX_PIXELS = 4_000_000
 # Longest error text kept on a photo; enough for a readable reason.
 MAX_ERROR_LENGTH = 500
 # Redis unreachable, hung (a read timeout), or answering with an error (loading, read-only,
@@ -226,6 +229,27 @@ class ColorizationJob(models.Model):
         )
         return cls.objects.get(pk=pk) if claimed == 1 else None
 
+    @classmethod
+    def claim_waiting(cls, limit, exclude=()):
+        """Claim up to `limit` more queued photos of at most BATCH_MAX_PIXELS, oldest first,
+        for a worker to colorize in one pass of the network. Each is claimed as claim() does, so no other worker runs it:
+        its own job, when a worker takes it, finds it claimed and does nothing. A worker
+        that dies holding them stops their heartbeat, and the sweeper queues them again."""
+        claimed = []
+        if limit < 1:
+            return claimed
+        # A few more candidates than needed: other workers claim some of them meanwhile.
+        candidates = (cls.objects.filter(status=cls.QUEUED).exclude(pk__in=exclude)
+                      .alias(pixels=F("width") * F("height")).filter(pixels__lte=BATCH_MAX_PIXELS)
+                      .order_by("queued_at", "pk").values_list("pk", flat=True)[:limit * 2])
+        for pk in candidates:
+            photo = cls.claim(pk)
+            if photo is not None:
+                claimed.append(photo)
+                if len(claimed) == limit:
+                    break
+        return claimed
+
     def beat(self):
         """The running job is alive: refresh its heartbeat. False when the row is not this
         job's any more (swept and requeued, deleted): the job's output will be discarded."""
@@ -316,28 +340,31 @@ def _job_is_waiting(job_id):
 
 
 @contextmanager
-def heartbeat(job):
-    """While the block runs, a thread refreshes the job's heartbeat every
+def heartbeat(*jobs):
+    """While the block runs, a thread refreshes the jobs' heartbeats every
     COLORIZE_HEARTBEAT_SECONDS (job.beat()), so that the sweeper can tell a
     long job from one whose worker died (SIGKILL, out of memory, a machine
     gone) within seconds instead of after the job's whole time limit. The
-    thread uses a database connection of its own and closes it."""
+    thread uses a database connection of its own and closes it. A worker
+    colorizing a batch beats for each of its photos."""
     from django.db import connection
 
     stop = threading.Event()
 
     def beat():
+        alive = list(jobs)
         try:
-            while not stop.wait(settings.COLORIZE_HEARTBEAT_SECONDS):
-                try:
-                    if not job.beat():
-                        return  # not ours any more; the job's result will be discarded
-                except Exception as e:  # the database restarting: try again next beat
-                    logger.warning("Photo %s: heartbeat failed: %s", job.pk, e)
+            while alive and not stop.wait(settings.COLORIZE_HEARTBEAT_SECONDS):
+                for job in list(alive):
+                    try:
+                        if not job.beat():
+                            alive.remove(job)  # not ours any more; its result will be discarded
+                    except Exception as e:  # the database restarting: try again next beat
+                        logger.warning("Photo %s: heartbeat failed: %s", job.pk, e)
         finally:
             connection.close()
 
-    thread = threading.Thread(target=beat, name=f"heartbeat-photo-{job.pk}", daemon=True)
+    thread = threading.Thread(target=beat, name=f"heartbeat-photo-{jobs[0].pk}", daemon=True)
     thread.start()
     try:
         yield

@@ -12,7 +12,6 @@ uploaded, display versions, the compact prediction and the rendered result.
 Nothing there is served by URL; views check ownership or a share token.
 """
 
-import io
 import logging
 import os
 import posixpath
@@ -29,18 +28,11 @@ from django.utils import timezone
 
 from gallery import quota  # noqa: F401  (Django registers the quota's tables, which live beside its logic)
 from gallery.job import ColorizationJob, JobQuerySet, readable_reason
-from mlcore.imageio import save_jpeg, save_png
-from mlcore.provenance import save_result
 from mlcore.render import DEFAULT_VIVIDNESS
 
 logger = logging.getLogger("gallery")
 
 DEFAULT_GALLERY_NAME = "My photos"
-# Longest side of the JPEGs shown on the photo page (the before/after
-# slider) and in the gallery grid. Downloads are always full size.
-DISPLAY_SIZE = 2048
-THUMBNAIL_SIZE = 480
-DISPLAY_JPEG_QUALITY = 88
 class GalleryQuerySet(models.QuerySet):
     def owned_by(self, user):
         return self.filter(owner=user)
@@ -163,7 +155,7 @@ class Photo(ColorizationJob):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     size_bytes = models.PositiveBigIntegerField()
-    # Display versions (JPEG, at most DISPLAY_SIZE / THUMBNAIL_SIZE): the
+    # Display versions (JPEG, at most gallery.colorizing.DISPLAY_SIZE / THUMBNAIL_SIZE): the
     # browser cannot show a TIFF, and a 40 Mpx PNG is no page element.
     before = models.FileField(max_length=255, blank=True)
     thumbnail = models.FileField(max_length=255, blank=True)
@@ -261,67 +253,43 @@ class Photo(ColorizationJob):
         """Save a full-resolution color rendering as the result, with its
         display version and a color thumbnail. Returns the names replaced,
         for the caller to delete once the row points at the new ones."""
-        from gallery import provenance
+        from gallery.colorizing import encode_rendering
 
         self.render_count += 1
-        n = self.render_count
-        # The file says it was colorized, and by what (mlcore/provenance.py: the one writer),
-        # and keeps only what a share link may carry: most downloads are then this file as it is.
-        facts = provenance.describe(self, timezone.now(), vividness, temperature)
-        result = io.BytesIO()
-        save_result(image, result, "png", *provenance.carried(self, facts))
-        files = [
-            ("result", f"result-{n}.png", result.getvalue()),
-            ("after", f"after-{n}.jpg", encode_jpeg(image, DISPLAY_SIZE)),
-            ("thumbnail", f"thumb-{n}.jpg", encode_jpeg(image, THUMBNAIL_SIZE)),
-        ]
+        return self.store_files(self.render_count, *encode_rendering(self, image, vividness, temperature))
+
+    def store_files(self, n, result, after, thumbnail):
+        """Write a rendering's encoded files (gallery.colorizing.encode_rendering) as the
+        result numbered n; returns the names replaced. A disk full at the thumbnail leaves no
+        orphan result behind."""
+        files = [("result", f"result-{n}.png", result), ("after", f"after-{n}.jpg", after),
+                 ("thumbnail", f"thumb-{n}.jpg", thumbnail)]
         replaced, written = [], []
         try:
             for field, name, data in files:
                 replaced.append(self.save_file(field, name, data))
                 written.append(getattr(self, field).name)
         except BaseException:
-            _delete_names(written)  # a disk full at the thumbnail leaves no orphan result behind
+            delete_names(written)
             raise
         return [name for name in replaced if name]
+
+    def discard_files(self, names):
+        """Delete stored files by name, with the downloads made from them."""
+        delete_names(names)
 
     def colorize(self, colorizer):
         """The work of a claimed (running) photo: predict, render, store, and
         mark it done. Returns "done", or "discarded" when the row changed
         under us (deleted, or swept and requeued). Raises on failure, having
-        removed what it wrote; the caller records the reason with fail()."""
-        from mlcore.render import render
+        removed what it wrote; the caller records the reason with fail().
+        A worker colorizes several at once with gallery.colorizing.colorize_claimed."""
+        from gallery.colorizing import colorize_claimed
 
-        written = []
-        try:
-            image = self.load_original()
-            prediction = colorizer.predict(image)
-            vividness, temperature = prediction.settings(self.vividness, self.temperature)
-            rendering = render(prediction, image, vividness, temperature)
-            self.model_version = colorizer.version  # for the result's provenance
-            replaced = [self.save_file("prediction", "prediction.npz", prediction.to_bytes())]
-            written.append(self.prediction.name)
-            replaced += self.store_rendering(rendering, vividness, temperature)
-            written += [self.result.name, self.after.name, self.thumbnail.name]
-            finished = self._transition(
-                status=self.DONE,
-                finished_at=timezone.now(),
-                model_version=colorizer.version,
-                temperature=temperature,
-                prediction=self.prediction.name,
-                result=self.result.name,
-                after=self.after.name,
-                thumbnail=self.thumbnail.name,
-                render_count=self.render_count,
-            )
-        except BaseException:
-            _delete_names(written)
-            raise
-        if not finished:
-            _delete_names(written)  # our output is not the row's any more
-            return "discarded"
-        _delete_names(replaced)  # e.g. the gray thumbnail shown while it was queued
-        return "done"
+        [(outcome, _)] = colorize_claimed([self], colorizer)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
     # -- re-rendering: a light job, from the stored prediction ------------------
 
@@ -388,7 +356,7 @@ class Photo(ColorizationJob):
             replaced += self.store_rendering(rendering, vividness, temperature)
         except Exception as e:
             logger.exception("Photo %s: cannot re-render", self.pk)
-            _delete_names(written)
+            delete_names(written)
             still_asked.update(render_requested_at=None, hints_pending=False,
                                render_error=f"Could not re-color this photo: {readable_reason(e)}"[:500])
             return "failed"
@@ -399,7 +367,7 @@ class Photo(ColorizationJob):
             model_version=self.model_version, hints_used=self.hints_used, hints_pending=False,
             render_requested_at=None, requested_vividness=None, requested_temperature=None,
         )
-        _delete_names(replaced if done else written)
+        delete_names(replaced if done else written)
         return "done" if done else "discarded"
 
     def load_original(self):
@@ -437,7 +405,7 @@ def result_downloads(result_name):
     return [f"{folder}/{f}" for f in files if f.startswith(stem) and f != base and f.endswith(".jpg")]
 
 
-def _delete_names(names):
+def delete_names(names):
     for name in names:
         if name:
             default_storage.delete(name)
@@ -452,31 +420,3 @@ def _delete_photo_files(sender, instance, **kwargs):
 
 
 models.signals.post_delete.connect(_delete_photo_files, sender=Photo)
-
-
-def _fit(image, size):
-    """The image shrunk to fit size x size (never enlarged), as Image.thumbnail would make it,
-    without thumbnail's full-size copy first (120 MB for a 40 Mpx photo)."""
-    from PIL import Image
-
-    longest = max(image.size)
-    if longest <= size:
-        return image
-    scale = size / longest
-    fitted = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(fitted, Image.Resampling.BICUBIC, reducing_gap=2.0)
-
-
-def encode_jpeg(image, max_size=None, quality=DISPLAY_JPEG_QUALITY, **params):
-    if max_size:
-        image = _fit(image, max_size)
-    buf = io.BytesIO()
-    save_jpeg(image, buf, quality, **params)
-    return buf.getvalue()
-
-
-def encode_png(image, **params):
-    buf = io.BytesIO()
-    save_png(image, buf, **params)
-    return buf.getvalue()
-

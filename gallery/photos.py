@@ -17,17 +17,8 @@ from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
 from gallery import provenance
-from gallery.models import (
-    DISPLAY_SIZE,
-    THUMBNAIL_SIZE,
-    NotColorized,
-    Photo,
-    encode_jpeg,
-    encode_png,
-    jpeg_download_name,
-    new_photo_folder,
-    result_downloads,
-)
+from gallery.colorizing import DISPLAY_SIZE, THUMBNAIL_SIZE, encode_jpeg, encode_png, fit
+from gallery.models import NotColorized, Photo, jpeg_download_name, new_photo_folder, result_downloads
 from mlcore.imageio import JPEG_QUALITY as JPEG_QUALITY_DEFAULT
 from mlcore.provenance import facts_of, save_result
 
@@ -123,8 +114,9 @@ def _stored_photo(gallery, checked, temperature, vividness):
         photo.vividness = round(vividness)
     try:
         photo.save_file("original", f"original.{checked.extension}", data)
-        photo.save_file("before", "before.jpg", encode_jpeg(image, DISPLAY_SIZE))
-        photo.save_file("thumbnail", "thumb-0.jpg", encode_jpeg(image.convert("L"), THUMBNAIL_SIZE))
+        display = fit(image, DISPLAY_SIZE)  # the thumbnail is shrunk from it, not from the full photo
+        photo.save_file("before", "before.jpg", encode_jpeg(display))
+        photo.save_file("thumbnail", "thumb-0.jpg", encode_jpeg(display.convert("L"), THUMBNAIL_SIZE))
     except OSError as e:
         photo.delete_files()
         logger.error("Cannot store a photo of user %s in %s: %s", gallery.owner_id, photo.folder, e)

@@ -53,11 +53,12 @@ def keeps_everything(user):
     return bool(choices and choices.keep_photo_metadata)
 
 
-def carried(photo, facts, everything=False):
+def carried(photo, facts, everything=False, exif=None):
     """(facts, exif) that a file of `photo`'s result says, for save_result(): with
     `everything`, the original's file name and all of its EXIF; otherwise neither, only the
-    allow-list (mlcore.provenance.SHAREABLE_EXIF)."""
-    exif = original_exif(photo)
+    allow-list (mlcore.provenance.SHAREABLE_EXIF). exif: the original's, when the caller has
+    read it already (a job has: it is not read again)."""
+    exif = original_exif(photo) if exif is None else exif
     if everything:
         return facts and {**facts, "source": photo.original_filename}, exif
     return facts and {**facts, "source": None}, provenance.shareable_exif(exif)

@@ -13,7 +13,7 @@ import threading
 from django.conf import settings
 from django.utils import timezone
 
-from gallery.job import ReadableError, heartbeat, readable_error
+from gallery.job import BATCH_MAX_PIXELS, ReadableError, heartbeat, readable_error
 from gallery.models import Photo
 
 logger = logging.getLogger("inference")
@@ -63,23 +63,68 @@ def get_colorizer():
 # -- the job -------------------------------------------------------------
 
 
+def batch_size(colorizer):
+    """Photos a worker colorizes in one pass of the network (settings.COLORIZE_BATCH)."""
+    if settings.COLORIZE_BATCH:
+        return settings.COLORIZE_BATCH
+    from mlcore.management.commands.colorize import GPU_BATCH
+
+    # As `manage.py colorize`: a CPU keeps one, so a job's pixels are exactly the command line's.
+    return GPU_BATCH if colorizer.device.type == "cuda" else 1
+
+
 def colorize_photo(photo_id):
-    """The RQ job: colorize one photo. Never raises for a bad photo; the
-    failure is recorded on the row with a readable reason."""
+    """The RQ job: colorize one photo, and up to COLORIZE_BATCH - 1 others that wait (none for
+    a large photo: BATCH_MAX_PIXELS), in one pass of the network. Never raises for a bad
+    photo; each failure is recorded on its own row with a readable reason, and fails no other
+    photo. The photos' stage timings are kept in this job's meta (gallery/colorizing.py)."""
+    from gallery.colorizing import colorize_claimed
+
     photo = Photo.claim(photo_id)
     if photo is None:
         logger.info("Photo %s: not queued any more, nothing to do", photo_id)
         return "skipped"
+    photos = [photo]
     try:
-        with heartbeat(photo):
-            outcome = photo.colorize(get_colorizer())
+        colorizer = get_colorizer()
+        if photo.width * photo.height <= BATCH_MAX_PIXELS:
+            photos += Photo.claim_waiting(batch_size(colorizer) - 1, exclude=[photo_id])
+        with heartbeat(*photos):
+            results = colorize_claimed(photos, colorizer)
     except Exception as e:
+        # No model, or the job's time limit: every photo not finished fails with the reason
+        # (fail() changes only a row still running this attempt).
         logger.exception("Photo %s: colorization failed", photo_id)
-        photo.fail(readable_error(e))
+        for each in photos:
+            each.fail(readable_error(e))
         return "failed"
-    if outcome == "done":
-        logger.info("Photo %s: done in %s", photo_id, timezone.now() - photo.started_at)
-    return outcome
+    timings = []
+    for each, (outcome, timing) in zip(photos, results):
+        if isinstance(outcome, Exception):
+            logger.error("Photo %s: colorization failed", each.pk, exc_info=outcome)
+            each.fail(readable_error(outcome))
+        elif outcome == "done":
+            logger.info("Photo %s: done in %s", each.pk, timezone.now() - each.started_at)
+        timings.append(timing)
+    keep_timings(timings)
+    outcome = results[0][0]
+    return "failed" if isinstance(outcome, Exception) else outcome
+
+
+def keep_timings(timings):
+    """Keep the photos' stage timings in the running RQ job's meta (none outside a worker)."""
+    from rq import get_current_job
+
+    from gallery.colorizing import TIMINGS_META_KEY
+
+    job = get_current_job()
+    if job is None:
+        return
+    job.meta[TIMINGS_META_KEY] = timings
+    try:
+        job.save_meta()
+    except Exception as e:  # Redis gone for a moment: the photos are done all the same
+        logger.warning("Could not keep the timings of job %s: %s", job.id, e)
 
 
 def render_photo(photo_id):

@@ -22,6 +22,7 @@ pixels, so float Lab and its intermediates (about 50 bytes a pixel) exist for on
 time, and a photo of 40 Mpx, or of 1 x 40,000,000 pixels, renders in bounded memory.
 """
 import io
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,9 @@ VIVIDNESS_CORRECTION_SPAN = 0.625
 # Pixels rendered at once: about 50 MB of float intermediates, and few enough tiles for a
 # 40 Mpx photo (40) that the loop costs nothing measurable.
 TILE_PIXELS = 1 << 20
+# zlib level of a stored prediction: lossless at any level; at 1 a 224-px model's prediction
+# deflates about 4x faster than np.savez_compressed's default, for a file about 5% larger.
+PREDICTION_COMPRESS_LEVEL = 1
 
 
 def check_temperature(temperature):
@@ -94,9 +98,14 @@ class Prediction:
     temperature: float = ANNEALED_T
 
     def to_bytes(self):
+        """An .npz (np.load reads it), deflated at PREDICTION_COMPRESS_LEVEL."""
         buf = io.BytesIO()
-        arrays = {k: np.asarray(v) for k, v in self.__dict__.items() if v is not None}
-        np.savez_compressed(buf, **arrays)
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=PREDICTION_COMPRESS_LEVEL) as z:
+            for name, value in self.__dict__.items():
+                if value is not None:
+                    array = io.BytesIO()
+                    np.lib.format.write_array(array, np.asarray(value), allow_pickle=False)
+                    z.writestr(f"{name}.npy", array.getvalue())
         return buf.getvalue()
 
     @classmethod

@@ -251,7 +251,9 @@ def test_a_job_over_its_time_limit_fails_with_that_reason(queued_photo, tiny_mod
     settings.COLORIZE_JOB_TIMEOUT = 1
     gallery.job.get_queue().empty()
     Photo.enqueue(queued_photo.pk)
-    monkeypatch.setattr(Photo, "colorize", lambda photo, colorizer: time.sleep(30))
+    from mlcore.colorizer import Colorizer
+
+    monkeypatch.setattr(Colorizer, "predict", lambda self, image: time.sleep(30))
     started = time.monotonic()
     run_worker()
     assert time.monotonic() - started < 20

@@ -207,3 +207,21 @@ def test_colorizing_a_large_photo_takes_a_few_bytes_a_pixel_beyond_the_photo(tmp
     assert out.returncode == 0, out.stderr
     growth = int(out.stdout.split()[-1])
     assert growth < 8 * 12e6 + 100e6, f"{growth / 12e6:.1f} bytes a pixel"
+
+
+def test_a_stored_prediction_is_a_deflated_npz_with_every_array_intact(colorizer):
+    import zipfile
+
+    pred = colorizer.predict(_gray())
+    data = pred.to_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert {i.compress_type for i in z.infolist()} == {zipfile.ZIP_DEFLATED}
+    again = Prediction.from_bytes(data)
+    for name in ("indices", "log_probs", "centres", "log_bin_weights"):
+        original, stored = getattr(pred, name), getattr(again, name)
+        assert stored.dtype == original.dtype and np.array_equal(stored, original)
+    assert again.temperature == pred.temperature
+    # Predictions stored before (np.savez_compressed) still load.
+    old = io.BytesIO()
+    np.savez_compressed(old, **{k: np.asarray(v) for k, v in pred.__dict__.items() if v is not None})
+    assert np.array_equal(Prediction.from_bytes(old.getvalue()).log_probs, pred.log_probs)
