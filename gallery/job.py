@@ -397,8 +397,9 @@ def readable_error(e):
         return str(e)
     if isinstance(e, JobTimeoutException):
         return f"Colorizing took longer than the limit of {settings.COLORIZE_JOB_TIMEOUT} seconds."
-    # torch says "DefaultCPUAllocator: can't allocate memory" in a RuntimeError.
-    if isinstance(e, MemoryError) or "can't allocate memory" in str(e):
+    # torch says "DefaultCPUAllocator: can't allocate memory" in a RuntimeError; under the job's
+    # memory ceiling a writer thread's stack may not fit either ("can't start new thread").
+    if isinstance(e, MemoryError) or "can't allocate memory" in str(e) or "can't start new thread" in str(e):
         return "The photo is too large to colorize on this server."
     if isinstance(e, (UnidentifiedImageError, SyntaxError)) or (isinstance(e, OSError) and "image" in str(e)):
         return f"The photo could not be read: {e}"

@@ -812,3 +812,15 @@ def test_a_file_written_whole_appears_under_its_name_and_a_cut_write_leaves_noth
         default_storage.save("photos/u1/x/result-2.png", ContentFile(b"x" * 1000))
     assert not default_storage.exists("photos/u1/x/result-2.png")
     assert partial_files(settings) == [] and len(media_files(settings)) == 2
+
+
+def test_a_job_out_of_memory_in_any_form_says_the_photo_is_too_large():
+    """Under the job's memory ceiling the first thing that fails may be torch's allocator, Python's,
+    or a writer thread whose stack no longer fits: each is the same story for the person."""
+    from gallery.job import readable_error
+
+    too_large = "The photo is too large to colorize on this server."
+    assert readable_error(MemoryError()) == too_large
+    assert readable_error(RuntimeError("DefaultCPUAllocator: can't allocate memory: 40 bytes")) == too_large
+    assert readable_error(RuntimeError("can't start new thread")) == too_large
+    assert readable_error(RuntimeError("something else")) == "Colorizing failed: RuntimeError: something else"
