@@ -116,6 +116,11 @@ def encode_rendering(photo, image, vividness, temperature, exif=None, watch=None
     def jpegs():
         with watch.stage("encode_after"):
             display = fit(image, DISPLAY_SIZE)
+            if display is image and pool is not None:
+                # Pillow keeps a save's encoder settings on the Image object itself: the PNG,
+                # saving in the pool, and this JPEG must not share one (a small photo's display
+                # image is the photo).
+                display = image.copy()
             after = encode_jpeg(display)
         with watch.stage("encode_thumbnail"):
             thumbnail = encode_jpeg(display, THUMBNAIL_SIZE)

@@ -271,3 +271,24 @@ def test_a_large_photo_is_colorized_alone(queued, settings, monkeypatch):
     run_worker()
     assert passes == [1, 1, 1]
     assert all(Photo.objects.get(pk=p.pk).status == Photo.DONE for p in queued)
+
+
+def test_the_png_and_the_jpegs_never_encode_one_image_object_at_once(queued, monkeypatch):
+    """Pillow keeps a save's encoder settings on the Image object: a small photo's display image
+    is the photo itself, and the PNG (on a writer thread) and the JPEG saving that one object at
+    once made the encoder take the other format's arguments ("takes at most 6 arguments")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import gallery.colorizing as colorizing
+
+    seen = {}
+    real_save_result, real_encode_jpeg = colorizing.save_result, colorizing.encode_jpeg
+    monkeypatch.setattr(colorizing, "save_result",
+                        lambda image, *a, **k: (seen.setdefault("png", id(image)), real_save_result(image, *a, **k))[1])
+    monkeypatch.setattr(colorizing, "encode_jpeg",
+                        lambda image, *a, **k: (seen.setdefault("jpeg", id(image)), real_encode_jpeg(image, *a, **k))[1])
+    small = Image.new("RGB", (64, 48), (120, 80, 40))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        png, after, thumbnail = colorizing.encode_rendering(queued[0], small, 50, 0.6, pool=pool)
+    assert seen["png"] == id(small) and seen["jpeg"] != id(small)
+    assert pixels(png).shape == (48, 64, 3) and pixels(after).shape == (48, 64, 3)
