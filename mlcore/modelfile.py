@@ -21,6 +21,9 @@ WEIGHTS_DIR = DEFAULT_MODEL_PATH.parent
 # grid (gray, ours, original), both replaced together with default.pt when it is retrained.
 DEFAULT_RESULTS_PATH = WEIGHTS_DIR / "results" / "default_test.json"
 EXAMPLES_PATH = WEIGHTS_DIR / "results" / "examples.jpg"
+# `manage.py evaluate --hints ... --json` of the shipped model on a seeded sample of the test split:
+# its hint curve, when default_test.json (the whole split, without hints) has none of its own.
+DEFAULT_HINT_RESULTS_PATH = WEIGHTS_DIR / "results" / "default_hints.json"
 
 
 def model_version(arch, loss, sha256):
@@ -39,6 +42,8 @@ ARCHITECTURE_DESCRIPTIONS = {
     "lite1ctx": f"an EfficientNet-Lite1 {_PRETRAINED}, and {_CONTEXT}",
     "lite0hint": f"an EfficientNet-Lite0 {_PRETRAINED}, {_CONTEXT}, attention across the whole photo, "
                  "and colour hints a person can give",
+    "lite0guide": f"an EfficientNet-Lite0 {_PRETRAINED}, {_CONTEXT}, and a guide that spreads the colors "
+                  "a person gives over the objects they fall on",
 }
 
 
@@ -48,8 +53,8 @@ def describe_architecture(arch):
 
 
 def arch_takes_hints(arch):
-    """Whether networks of this architecture read colour hints (lite0hint)."""
-    return arch.endswith("hint")
+    """Whether networks of this architecture read colour hints (lite0hint, lite0guide)."""
+    return arch.endswith("hint") or arch.endswith("guide")
 
 
 class _NoTensors(pickle.Unpickler):

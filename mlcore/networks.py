@@ -25,7 +25,6 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .modelfile import arch_takes_hints
 
 
 def _block(cin, cout, n, stride_last=1, dilation=1):
@@ -184,7 +183,9 @@ class Lite0Decoder(nn.Module):
             return x
         return torch.cat([x, hints_at(hints, x.shape[-2:]).to(x.dtype)], 1)
 
-    def forward(self, feats, lightness_s4, hints=None):
+    def forward(self, feats, lightness_s4, hints=None, return_features=False):
+        """Bin scores (N, Q, h, w); with `return_features`, also the last level's features (what
+        the hint guide reads)."""
         f4, f8, f16, f32 = feats[:4]
         if self.uses_hints and hints is None:
             hints = f4.new_zeros((f4.shape[0], HINT_CHANNELS, *f4.shape[-2:]))
@@ -203,16 +204,87 @@ class Lite0Decoder(nn.Module):
         out = self.head(x)
         if self.context is not None:
             out = out + self.context_bias(g)
-        return out
+        return (out, x) if return_features else out
+
+
+GUIDE_EMBED = 32
+GUIDE_SIGMA = 10.0  # ab units: the width of the pull toward a hint's colour
+
+
+class HintGuide(nn.Module):
+    """Spreads a person's point hints over the objects they fall on, on top of a trained
+    automatic colorizer that it leaves untouched.
+
+    Every cell of the output grid attends to the hinted cells: its score for a hint is the
+    similarity of learned embeddings (read from the decoder's last features and L) minus a
+    learned falloff with distance, against a learned per-cell score for "no hint applies here".
+    The share of attention that goes to hints, g, and the hints' attention-weighted colour pull
+    the cell's bin scores toward that colour: scores - s * g * |c_q - ab|^2 / (2 sigma^2).
+    Without hints g is 0 everywhere, so the automatic colours are exactly the base network's.
+    """
+
+    def __init__(self, feature_channels, centres):
+        super().__init__()
+        self.embed = nn.Sequential(nn.Conv2d(feature_channels + 1, 64, 3, padding=1), nn.ReLU(inplace=True),
+                                   nn.Conv2d(64, GUIDE_EMBED + 1, 1))  # the embedding, and the "no hint" score
+        self.log_sharpness = nn.Parameter(torch.tensor(2.3))   # cosine similarity x about 10
+        self.falloff = nn.Parameter(torch.tensor(1.0))         # per squared photo width, through softplus
+        self.strength = nn.Parameter(torch.tensor(3.0))        # the pull, through softplus
+        self.register_buffer("centres", torch.as_tensor(centres, dtype=torch.float32), persistent=False)
+
+    def forward(self, features, lightness_s4, hints, logits):
+        mask = hints[:, 2] > 0
+        if not bool(mask.any()):
+            return logits
+        n, _, h, w = features.shape
+        out = self.embed(torch.cat([features.float(), (lightness_s4.float() - 50.0) / 50.0], 1))
+        keys = F.normalize(out[:, :GUIDE_EMBED], dim=1).flatten(2).transpose(1, 2)  # (N, hw, D)
+        no_hint = out[:, GUIDE_EMBED:].flatten(2).transpose(1, 2)                    # (N, hw, 1)
+        # The hinted cells of each photo, padded to the most any photo has.
+        flat_mask = mask.flatten(1)
+        k = int(flat_mask.sum(1).max())
+        order = torch.argsort(flat_mask.to(torch.int8), dim=1, descending=True, stable=True)[:, :k]
+        valid = torch.gather(flat_mask, 1, order)                                    # (N, k)
+        hint_keys = torch.gather(keys, 1, order[..., None].expand(-1, -1, GUIDE_EMBED))
+        hint_ab = torch.gather(hints[:, :2].flatten(2).transpose(1, 2).float(), 1,
+                               order[..., None].expand(-1, -1, 2)) * AB_HINT_SCALE    # (N, k, 2)
+        ys, xs = torch.meshgrid(torch.arange(h, device=features.device), torch.arange(w, device=features.device),
+                                indexing="ij")
+        places = torch.stack([ys.flatten() / max(h, w), xs.flatten() / max(h, w)], 1).float()  # (hw, 2)
+        hint_places = places[order]                                                    # (N, k, 2)
+        scores = torch.exp(self.log_sharpness) * keys @ hint_keys.transpose(1, 2)
+        scores = scores - F.softplus(self.falloff) * torch.cdist(places[None].expand(n, -1, -1), hint_places) ** 2
+        scores = scores.masked_fill(~valid[:, None, :], float("-inf"))
+        weights = torch.softmax(torch.cat([no_hint, scores], 2), 2)
+        to_hints = weights[..., 1:]
+        guided = 1.0 - weights[..., 0]                                                 # g, (N, hw)
+        ab = (to_hints @ hint_ab) / guided.clamp_min(1e-6)[..., None]                 # (N, hw, 2)
+        distance = torch.cdist(ab, self.centres[None].expand(n, -1, -1)) ** 2        # (N, hw, Q)
+        pull = F.softplus(self.strength) * guided[..., None] * distance / (2 * GUIDE_SIGMA ** 2)
+        return logits - pull.transpose(1, 2).reshape(n, -1, h, w).to(logits.dtype)
 
 
 class Lite0Colorizer(nn.Module):
     def __init__(self, out_channels, width=1.0, pretrained=True, context=False, encoder="lite0", hints=False,
-                 attention=False):
+                 attention=False, guide=False):
         super().__init__()
         self.encoder = LiteEncoder(pretrained, context, encoder)
         self.decoder = Lite0Decoder(out_channels, width, context, hints, attention)
+        self.guide = None
+        if guide:
+            from .quantize import ab_bin_centres
+            self.guide = HintGuide(self.decoder.head.in_channels, ab_bin_centres())
+        self.base_frozen = False
         self.freeze_encoder(True)
+
+    def freeze_base(self):
+        """Train only the hint guide: the encoder and decoder stay as they were loaded (weights
+        and BatchNorm statistics), so the colours without hints stay exactly theirs."""
+        if self.guide is None:
+            raise ValueError("only a network with a hint guide (lite0guide) can train on a frozen base")
+        self.base_frozen = True
+        for p in self.decoder.parameters():
+            p.requires_grad_(False)
 
     def freeze_encoder(self, frozen):
         self.encoder_frozen = frozen
@@ -222,6 +294,8 @@ class Lite0Colorizer(nn.Module):
     def train(self, mode=True):
         super().train(mode)
         self.encoder.eval()  # BatchNorm statistics stay ImageNet's, frozen or fine-tuned
+        if self.base_frozen:
+            self.decoder.eval()
         return self
 
     @staticmethod
@@ -230,16 +304,27 @@ class Lite0Colorizer(nn.Module):
 
     @property
     def takes_hints(self):
-        return self.decoder.uses_hints
+        return self.decoder.uses_hints or self.guide is not None
+
+    def decode(self, feats, lightness_s4, hints=None):
+        """Bin scores from the encoder's features (cached in training) and L at the output grid."""
+        if self.guide is None:
+            return self.decoder(feats, lightness_s4, hints)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.base_frozen):
+            logits, features = self.decoder(feats, lightness_s4, return_features=True)
+        if hints is None:
+            return logits
+        return self.guide(features, lightness_s4, hints, logits)
 
     def forward(self, lightness, hints=None):
         feats = self.encoder(lightness)
-        return self.decoder(feats, self.lightness_at_quarter(lightness, feats[0].shape[-2:]), hints)
+        return self.decode(feats, self.lightness_at_quarter(lightness, feats[0].shape[-2:]), hints)
 
 
 # lite0hint: lite0ctx's encoder and context, plus point hints at every decoder scale and global
 # attention at its two coarsest levels (the guided-colour network).
-ARCHITECTURES = ("eccv16", "lite0", "lite0ctx", "lite1ctx", "lite0hint")
+# lite0guide: lite0ctx plus a HintGuide on top (trained alone on a frozen lite0ctx, --freeze-base).
+ARCHITECTURES = ("eccv16", "lite0", "lite0ctx", "lite1ctx", "lite0hint", "lite0guide")
 
 
 def has_pretrained_encoder(arch):
@@ -256,9 +341,9 @@ def build_model(arch, out_channels, width=1.0, pretrained=True):
     if arch == "eccv16":
         return ECCV16(out_channels, width)
     if has_pretrained_encoder(arch):
-        hinted = arch_takes_hints(arch)
-        return Lite0Colorizer(out_channels, width, pretrained, context=arch.endswith("ctx") or hinted,
-                              encoder=encoder_name(arch), hints=hinted, attention=hinted)
+        hinted, guided = arch.endswith("hint"), arch.endswith("guide")
+        return Lite0Colorizer(out_channels, width, pretrained, context=arch.endswith("ctx") or hinted or guided,
+                              encoder=encoder_name(arch), hints=hinted, attention=hinted, guide=guided)
     raise ValueError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
 
 

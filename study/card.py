@@ -14,7 +14,7 @@ from datetime import datetime
 from django.conf import settings
 
 from mlcore.hint_points import PAPER_HINT_PSNR
-from mlcore.modelfile import DEFAULT_RESULTS_PATH, describe_architecture, read_summary
+from mlcore.modelfile import DEFAULT_HINT_RESULTS_PATH, DEFAULT_RESULTS_PATH, describe_architecture, read_summary
 from mlcore.paths import model_path
 
 logger = logging.getLogger("gallery")
@@ -115,13 +115,13 @@ def evaluation():
     """
     try:
         data = _cached(DEFAULT_RESULTS_PATH, _read_json)
-        return _table(data) if data else None
+        return _table(data, _cached(DEFAULT_HINT_RESULTS_PATH, _read_json)) if data else None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         logger.warning("Cannot read the stored evaluation %s: %r", DEFAULT_RESULTS_PATH, exc)
         return None
 
 
-def _table(data):
+def _table(data, hint_data=None):
     rows = []
     for row in data["rows"]:
         is_model = row["method"] not in BASELINE_LABELS
@@ -144,7 +144,10 @@ def _table(data):
         "truth_row": next((r for r in rows if r["method"] == "ground_truth"), None),
         "charts": [chart(rows, "curve_plain", "auc_plain", "Every pixel counts the same"),
                    chart(rows, "curve_rebal", "auc_rebal", "Rare colors count as much as common ones")],
-        "hint_chart": hint_chart(model_row.get("hint_curve") or data.get("hint_curve")) if model_row else None,
+        "hint_chart": hint_chart(model_row.get("hint_curve") or data.get("hint_curve")
+                                 or (hint_data or {}).get("hint_curve")) if model_row else None,
+        "hint_images": (data if model_row and (model_row.get("hint_curve") or data.get("hint_curve"))
+                        else hint_data or {}).get("n_images"),
     }
 
 

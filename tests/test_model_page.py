@@ -23,6 +23,7 @@ def results_file(tmp_path, monkeypatch):
     path = tmp_path / "default_test.json"
     path.write_text(json.dumps(SHIPPED))
     monkeypatch.setattr(card, "DEFAULT_RESULTS_PATH", path)
+    monkeypatch.setattr(card, "DEFAULT_HINT_RESULTS_PATH", tmp_path / "default_hints.json")  # none yet
     return path
 
 
@@ -216,3 +217,13 @@ def test_a_stored_hint_curve_is_shown_beside_the_papers(client, db, results_file
     assert "24.37" in html and "28.48" in html  # ours, at 1 and 5 hints
     assert "24.43" in html and "31.13" in html  # the paper's, at 0 and 100
     assert html.count("<polyline") == 2 * len(card.evaluation()["charts"][0]["series"]) + 2
+
+
+def test_a_hint_curve_measured_apart_is_shown_with_its_number_of_photos(client, db, results_file):
+    """`evaluate --hints` on a sample of the test split, stored beside the whole split's table."""
+    hints_file = results_file.parent / "default_hints.json"
+    curve = [{"hints": n, "psnr": 24.0 + i, "auc_plain": 90.0, "auc_rebal": 60.0} for i, n in enumerate((0, 1, 10))]
+    hints_file.write_text(json.dumps({"n_images": 777, "rows": [], "hint_curve": curve}))
+    html = html_of(client)
+    assert 'id="hint-curve"' in html and "777 test photos" in html
+    assert "25.00" in html and "26.00" in html

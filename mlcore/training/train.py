@@ -60,6 +60,7 @@ class TrainConfig:
     degrade: float = 0.0       # share of photos whose L gets old-print damage (mlcore/training/degrade.py)
     normalise: bool = False    # the network sees L with its tones stretched (mlcore/lightness.py), here and in use
     checkpoint_minutes: float = 10.0  # also save the training state this often within an epoch (--resume)
+    freeze_base: bool = False  # lite0guide: train only the hint guide on the --init-from network, kept as it is
 
 
 def cpu_has_bf16(cpuinfo="/proc/cpuinfo"):
@@ -229,7 +230,7 @@ def forward(model, batch, use_cached):
     hints = (batch.get("hints"),) if getattr(model, "takes_hints", False) else ()
     if use_cached:
         lightness_s4 = model.lightness_at_quarter(batch["L"], batch["feats"][0].shape[-2:])
-        return model.decoder(batch["feats"], lightness_s4, *hints)
+        return model.decode(batch["feats"], lightness_s4, *hints)
     return model(batch["L"], *hints)
 
 
@@ -295,6 +296,10 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
     if cfg.init_from and not cfg.resume:
         copied, total = init_from_checkpoint(model, cfg.init_from)
         log(f"initialised {copied}/{total} tensors from {cfg.init_from}")
+    if cfg.freeze_base:
+        if not cfg.init_from:
+            raise ValueError("--freeze-base trains a guide on a trained network: give it with --init-from")
+        model.freeze_base()
     if device.type == "cpu" or cfg.precision == "bf16":
         model = model.to(memory_format=torch.channels_last)
     head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
@@ -349,6 +354,7 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
             mirrored_train = cached_encoder_features(model, train_arrays, len(train_arrays), device, mirror_dir, mirrored=True)
 
     meta = {"command": " ".join(sys.argv), "config": asdict(cfg), "host": platform.node(),
+            **base_inference(cfg),
             "device": str(device), "world_size": ddp.world, "train_images": n_train,
             "val_images": len(val_arrays), "parameters": count_parameters(model), "num_bins": len(centres),
             "torch": str(torch.__version__)}
@@ -442,6 +448,15 @@ def _all_reduce_grads(model):
             p.grad /= world
 
 
+def base_inference(cfg):
+    """A guide trained on a frozen base colours a photo without hints exactly as the base does, so
+    the base's inference settings (chosen on validation) carry over: {"inference": ...} or {}."""
+    if not cfg.freeze_base:
+        return {}
+    inference = read_checkpoint(cfg.init_from).get("meta", {}).get("inference")
+    return {"inference": inference} if inference else {}
+
+
 def rows_without(data_dir, split, exclude_sources):
     """Indices (into the split's arrays, which follow the manifest) of photos not from these sources."""
     if not exclude_sources:
@@ -471,6 +486,9 @@ class Objective:
         return loss
 
 
+VAL_HINT_SEED = 20171  # validation hints: fixed, whatever the training seed
+
+
 @torch.no_grad()
 def evaluate_loss(model, arrays, cached, device, objective, autocast, batch_size=128, rows=None):
     model.eval()
@@ -480,6 +498,9 @@ def evaluate_loss(model, arrays, cached, device, objective, autocast, batch_size
     for start in range(0, len(rows), batch_size):
         indices = rows[start:start + batch_size]
         batch = batches.get(indices, device)
+        if getattr(model, "takes_hints", False):
+            # The same simulated hints every epoch, so validation losses compare across epochs.
+            batch["hints"] = simulate_hints(batch["ab"].cpu(), np.random.default_rng([VAL_HINT_SEED, start])).to(device)
         with autocast:
             outputs = forward(model, batch, cached is not None)
         total += objective(outputs, batch).item() * len(indices)

@@ -49,6 +49,9 @@ class Command(BaseCommand):
                             help="the network sees L with its tones stretched, in training and in use")
         parser.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes,
                             help="also save the training state this often within an epoch, for --resume")
+        parser.add_argument("--freeze-base", action="store_true",
+                            help="lite0guide: train only the hint guide on top of --init-from's network, which stays "
+                                 "as it is (its colours without hints, and its inference settings, carry over)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
 
     def handle(self, *args, **opts):
@@ -60,7 +63,7 @@ class Command(BaseCommand):
                           max_minutes=opts["max_minutes"], flip=opts["flip"],
                           exclude_sources=tuple(opts["exclude_source"]), semantic_weight=opts["semantic_weight"],
                           degrade=opts["degrade"], normalise=opts["normalise"],
-                          checkpoint_minutes=opts["checkpoint_minutes"])
+                          checkpoint_minutes=opts["checkpoint_minutes"], freeze_base=opts["freeze_base"])
         if not 0 <= cfg.degrade <= 1:
             raise CommandError("--degrade must be between 0 and 1")
         try:

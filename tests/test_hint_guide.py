@@ -1,0 +1,137 @@
+"""The hint guide (lite0guide): a trained automatic colorizer, untouched, plus a small network that
+spreads a person's hints over the objects they fall on, trained alone (--freeze-base)."""
+import numpy as np
+import pytest
+import torch
+from django.core.management import call_command
+from PIL import Image
+
+from mlcore.checkpoint import read_checkpoint, set_inference_defaults
+from mlcore.hints import hint_map, simulate_hints
+from mlcore.networks import build_model
+from mlcore.quantize import ab_bin_centres
+from mlcore.training.train import init_from_checkpoint
+
+
+def _guided_on(base_path):
+    model = build_model("lite0guide", 261)
+    init_from_checkpoint(model, base_path)
+    return model
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """A tiny trained lite0ctx (the base a guide sits on), with inference settings of its own."""
+    root = tmp_path_factory.mktemp("guidedata")
+    rng = np.random.default_rng(0)
+    src = root / "src" / "blobs"
+    src.mkdir(parents=True)
+    for i in range(24):
+        Image.fromarray(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)).resize((48, 48), Image.BICUBIC).save(
+            src / f"{i}.jpg")
+    call_command("prepare_dataset", str(src), "--out", str(root / "pool"), "--fraction", "1", "--size", "32",
+                 "--workers", "1", verbosity=0)
+    out = root / "base.pt"
+    call_command("train_colorizer", "--data", str(root / "pool"), "--out", str(out), "--arch", "lite0ctx",
+                 "--size", "32", "--epochs", "1", "--batch-size", "4", "--device", "cpu", "--precision", "fp32",
+                 "--no-progress", verbosity=0)
+    set_inference_defaults(out, 32, 0.5, 0.25)
+    return root, out
+
+
+def test_without_hints_a_guided_network_is_exactly_its_base(base):
+    from mlcore.checkpoint import load_model
+    _, path = base
+    plain, _ = load_model(path)
+    guided = _guided_on(path).eval()
+    lightness = torch.rand(2, 1, 32, 32) * 100
+    with torch.no_grad():
+        assert torch.equal(plain(lightness), guided(lightness))
+        assert torch.equal(plain(lightness), guided(lightness, torch.zeros(2, 3, 8, 8)))
+
+
+def test_a_hint_changes_only_its_photo_in_a_batch(base):
+    _, path = base
+    guided = _guided_on(path).eval()
+    lightness = torch.rand(2, 1, 32, 32) * 100
+    hints = torch.cat([hint_map([(0.5, 0.5, 60.0, 40.0)], 8, 8), torch.zeros(1, 3, 8, 8)])
+    with torch.no_grad():
+        plain, hinted = guided(lightness), guided(lightness, hints)
+    assert not torch.allclose(plain[0], hinted[0])
+    assert torch.equal(plain[1], hinted[1])
+
+
+def test_the_pull_moves_the_colour_toward_the_hint(base):
+    """The guide's mechanism, at its initial weights: near a hint the decoded colour moves toward it."""
+    from mlcore.decode import annealed_mean
+    _, path = base
+    guided = _guided_on(path).eval()
+    lightness = torch.full((1, 1, 32, 32), 50.0)
+    centres = torch.from_numpy(ab_bin_centres())
+    with torch.no_grad():
+        before = annealed_mean(guided(lightness), centres, 0.38)[0, :, 4, 4]
+        after = annealed_mean(guided(lightness, hint_map([(0.5, 0.5, 60.0, 40.0)], 8, 8)), centres, 0.38)[0, :, 4, 4]
+    wanted = torch.tensor([60.0, 40.0])
+    assert torch.dist(after, wanted) < torch.dist(before, wanted) - 10
+
+
+def test_training_on_a_frozen_base_changes_only_the_guide(base):
+    """--freeze-base: the base's weights and BatchNorm statistics stay bit for bit (so a photo
+    without hints colours exactly as before), the guide learns, and the base's validated
+    inference settings carry over into the new file."""
+    root, path = base
+    out = root / "guide.pt"
+    call_command("train_colorizer", "--data", str(root / "pool"), "--out", str(out), "--arch", "lite0guide",
+                 "--init-from", str(path), "--freeze-base", "--loss", "classification", "--size", "32",
+                 "--epochs", "1", "--batch-size", "4", "--device", "cpu", "--precision", "fp32", "--no-progress",
+                 verbosity=0)
+    before, after = read_checkpoint(path), read_checkpoint(out)
+    assert after["arch"] == "lite0guide"
+    assert after["meta"]["inference"] == before["meta"]["inference"]
+    for name, tensor in before["state_dict"].items():
+        assert torch.equal(after["state_dict"][name], tensor), name
+    initial = _guided_on(path).state_dict()
+    guide = [k for k in after["state_dict"] if k.startswith("guide.")]
+    assert guide and any(not torch.equal(after["state_dict"][k].float(), initial[k].half().float()) for k in guide)
+
+
+def test_freeze_base_needs_a_guided_network_and_a_base(base):
+    from django.core.management.base import CommandError
+    root, path = base
+    with pytest.raises(CommandError, match="lite0guide"):
+        call_command("train_colorizer", "--data", str(root / "pool"), "--out", str(root / "x.pt"), "--arch",
+                     "lite0ctx", "--init-from", str(path), "--freeze-base", "--size", "32", "--epochs", "1",
+                     "--device", "cpu", "--no-progress", verbosity=0)
+    with pytest.raises(CommandError, match="--init-from"):
+        call_command("train_colorizer", "--data", str(root / "pool"), "--out", str(root / "x.pt"), "--arch",
+                     "lite0guide", "--freeze-base", "--size", "32", "--epochs", "1", "--device", "cpu",
+                     "--no-progress", verbosity=0)
+
+
+def test_a_guided_model_colours_through_the_product_path(base):
+    """Colorizer: takes hints, no hints gives the base's prediction, hints change it."""
+    from mlcore.colorizer import Colorizer
+    root, path = base
+    out = root / "guide.pt"
+    if not out.exists():
+        pytest.skip("made by the training test")
+    guided, plain = Colorizer.load(out, device="cpu"), Colorizer.load(path, device="cpu")
+    assert guided.takes_hints and not plain.takes_hints
+    photo = Image.new("L", (40, 30), 100)
+    assert np.array_equal(guided.predict(photo).log_probs, plain.predict(photo).log_probs)
+    assert not np.array_equal(guided.predict(photo, [(0.5, 0.5, 60.0, 40.0)]).log_probs,
+                              plain.predict(photo).log_probs)
+
+
+def test_photos_without_simulated_hints_train_nothing(base):
+    """In a batch, photos drawn zero hints get the base's scores, so the loss of those is the base's."""
+    _, path = base
+    guided = _guided_on(path)
+    guided.freeze_base()
+    guided.train()
+    lightness = torch.rand(3, 1, 32, 32) * 100
+    hints = simulate_hints(torch.randn(3, 2, 8, 8) * 30, np.random.default_rng(0), counts=[4, 0, 2])
+    out = guided(lightness, hints)
+    with torch.no_grad():
+        plain = guided(lightness)
+    assert torch.equal(out[1], plain[1])
