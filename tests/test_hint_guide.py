@@ -34,7 +34,7 @@ def base(tmp_path_factory):
     out = root / "base.pt"
     call_command("train_colorizer", "--data", str(root / "pool"), "--out", str(out), "--arch", "lite0ctx",
                  "--size", "32", "--epochs", "1", "--batch-size", "4", "--device", "cpu", "--precision", "fp32",
-                 "--no-progress", verbosity=0)
+                 "--limit", "8", "--no-progress", verbosity=0)
     set_inference_defaults(out, 32, 0.5, 0.25)
     return root, out
 
@@ -88,6 +88,11 @@ def test_training_on_a_frozen_base_changes_only_the_guide(base):
     before, after = read_checkpoint(path), read_checkpoint(out)
     assert after["arch"] == "lite0guide"
     assert after["meta"]["inference"] == before["meta"]["inference"]
+    # What the prior correction subtracts, and the loss the automatic colours were trained with,
+    # are the base's (the pool's statistics would differ with another --limit).
+    assert after["loss"] == before["loss"] == "rebalanced" and after["meta"]["config"]["loss"] == "classification"
+    for key in ("centres", "bin_weights", "prior"):
+        assert torch.equal(after[key], before[key]), key
     for name, tensor in before["state_dict"].items():
         assert torch.equal(after["state_dict"][name], tensor), name
     initial = _guided_on(path).state_dict()

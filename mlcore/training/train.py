@@ -259,6 +259,10 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
         raise ValueError(f"unknown architecture {cfg.arch!r}; choose from {', '.join(ARCHITECTURES)}")
     if cfg.size % 32:
         raise ValueError("--size must be a multiple of 32")
+    if cfg.freeze_base and not cfg.arch.endswith("guide"):
+        raise ValueError("only a network with a hint guide (lite0guide) can train on a frozen base")
+    if cfg.freeze_base and not cfg.init_from:
+        raise ValueError("--freeze-base trains a guide on a trained network: give it with --init-from")
     device = pick_device(cfg.device)
     cfg = replace(cfg, precision=resolve_precision(cfg.precision, device))
     ddp = Distributed(device)
@@ -283,6 +287,12 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
     centres = ab_bin_centres()
     bin_weights, prior = compute_bin_weights(train_arrays.idx[np.sort(train_rows)] if cfg.exclude_sources
                                              else train_arrays.idx[:n_train], len(centres))
+    saved_loss = cfg.loss
+    if cfg.freeze_base:
+        # The file describes its automatic colours, which are the base's: its loss, and the bin
+        # weights its prior correction subtracts (the guide's own loss stays in meta.config).
+        base = read_checkpoint(cfg.init_from)
+        bin_weights, prior, saved_loss = base["bin_weights"].numpy(), base["prior"].numpy(), base["loss"]
     bin_weights_t = torch.from_numpy(bin_weights).to(device)
     centres_t = torch.from_numpy(centres).float().to(device)
     judge = None
@@ -297,8 +307,6 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
         copied, total = init_from_checkpoint(model, cfg.init_from)
         log(f"initialised {copied}/{total} tensors from {cfg.init_from}")
     if cfg.freeze_base:
-        if not cfg.init_from:
-            raise ValueError("--freeze-base trains a guide on a trained network: give it with --init-from")
         model.freeze_base()
     if device.type == "cpu" or cfg.precision == "bf16":
         model = model.to(memory_format=torch.channels_last)
@@ -422,7 +430,7 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
         elapsed = elapsed_before + (time.time() - t_start)
         if ddp.main:
             if improved:
-                save_model(out, model, arch=cfg.arch, width=cfg.width, loss=cfg.loss, centres=centres,
+                save_model(out, model, arch=cfg.arch, width=cfg.width, loss=saved_loss, centres=centres,
                            bin_weights=bin_weights, prior=prior, size=cfg.size, encoder_trained=finetune or inherited_encoder,
                            meta={**meta, "epoch": epoch + 1, "val_loss": val_loss, "train_seconds": elapsed,
                                  "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
