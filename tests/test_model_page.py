@@ -63,7 +63,7 @@ def test_a_fine_tuned_model_is_not_said_to_be_trained_on_its_last_steps_photos_a
 
 def test_the_curves_are_inline_svg_drawn_from_the_json(client, db):
     html = html_of(client)
-    lines = re.findall(r'<polyline points="([^"]+)"', html)
+    lines = re.findall(r'<polyline points="([^"]+)"', html.split('id="hint-curve"')[0])
     assert len(lines) == 2 * len(SHIPPED["rows"])  # plain and rebalanced, one line per row
     for points in lines:
         assert len(points.split()) == len(SHIPPED["rows"][0]["curve_plain"])

@@ -12,7 +12,7 @@ from PIL import Image
 
 from playwright.sync_api import expect
 
-from mlcore.modelfile import DEFAULT_RESULTS_PATH, read_summary
+from mlcore.modelfile import DEFAULT_HINT_RESULTS_PATH, DEFAULT_RESULTS_PATH, read_summary
 from study import views
 from study.models import Answer, Pair
 from tests.test_browser import NEEDS_CHROMIUM, TIMEOUT_MS, browser  # noqa: F401 (fixture)
@@ -158,8 +158,13 @@ def test_the_study_and_the_model_page_at_phone_width(study_site, browser, monkey
         page.goto(f"{study_site}/model/")
         page.wait_for_load_state("networkidle")
         assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scrolling
-        # Two charts (plain and rebalanced), one line per row of the stored evaluation.
-        assert page.locator("svg polyline").count() == 2 * len(json.loads(DEFAULT_RESULTS_PATH.read_text())["rows"])
+        # Two charts (plain and rebalanced), one line per row of the stored evaluation; and the
+        # hint curve (this model's and the paper's) when one is stored.
+        hint_lines = 2 if DEFAULT_HINT_RESULTS_PATH.exists() else 0
+        assert page.locator("svg polyline").count() == (
+            2 * len(json.loads(DEFAULT_RESULTS_PATH.read_text())["rows"]) + hint_lines)
+        if hint_lines:
+            expect(page.locator("#hint-curve")).to_be_visible()
         assert page.evaluate("document.querySelector('img.examples').naturalWidth") > 0
         shot(page, f"model-{width}")
     assert errors == []
