@@ -10,8 +10,8 @@ Prints, for a 12-megapixel photo (4000 x 3000, a JPEG original as people upload 
 - the latency of GET .../suggestions/'s work (gallery.photos.suggestions_at): the stored
   prediction read and decoded, one cell's L from the 2048 px display JPEG, the swatches.
   Target: at most 50 ms.
-Without --model, a full-width lite0hint network with random weights (its speed does not depend
-on them; the shipped model takes no hints).
+Without --model, the shipped model (it takes hints since session 11: lite0guide); --model random
+times a full-width lite0hint network with random weights (its speed does not depend on them).
 """
 import argparse
 import io
@@ -32,6 +32,7 @@ from mlcore.colorizer import Colorizer  # noqa: E402
 from mlcore.hint_points import hint_points  # noqa: E402
 from mlcore.imageio import load_image, save_jpeg  # noqa: E402
 from mlcore.networks import build_model  # noqa: E402
+from mlcore.paths import DEFAULT_MODEL_PATH  # noqa: E402
 from mlcore.provenance import make_facts, save_result  # noqa: E402
 from mlcore.quantize import ab_bin_centres  # noqa: E402
 from mlcore.render import Prediction, render  # noqa: E402
@@ -94,14 +95,15 @@ def hint_render(colorizer, original, points):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="a model file that takes hints (default: random-weight lite0hint)")
+    parser.add_argument("--model", default=str(DEFAULT_MODEL_PATH),
+                        help="a model file that takes hints (default: the shipped one; 'random': a random-weight lite0hint)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--hints", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        path = args.model or random_hint_model(Path(tmp) / "hint.pt")
+        path = random_hint_model(Path(tmp) / "hint.pt") if args.model == "random" else args.model
         colorizer = Colorizer.load(path, device="cpu")
     if not colorizer.takes_hints:
         sys.exit(f"{colorizer.version} takes no colour hints")
