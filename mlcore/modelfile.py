@@ -44,6 +44,8 @@ ARCHITECTURE_DESCRIPTIONS = {
                  "and colour hints a person can give",
     "lite0guide": f"an EfficientNet-Lite0 {_PRETRAINED}, {_CONTEXT}, and a guide that spreads the colors "
                   "a person gives over the objects they fall on",
+    "lite0semguide": f"an EfficientNet-Lite0 {_PRETRAINED}, {_CONTEXT}, and a guide that spreads the colors "
+                     "a person gives over the objects they fall on, reading what each region shows",
 }
 
 

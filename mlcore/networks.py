@@ -209,6 +209,7 @@ class Lite0Decoder(nn.Module):
 
 GUIDE_EMBED = 32
 GUIDE_SIGMA = 10.0  # ab units: the width of the pull toward a hint's colour
+GUIDE_SEMANTIC = 32
 
 
 class HintGuide(nn.Module):
@@ -223,21 +224,31 @@ class HintGuide(nn.Module):
     Without hints g is 0 everywhere, so the automatic colours are exactly the base network's.
     """
 
-    def __init__(self, feature_channels, centres):
+    def __init__(self, feature_channels, centres, semantic_channels=0):
         super().__init__()
-        self.embed = nn.Sequential(nn.Conv2d(feature_channels + 1, 64, 3, padding=1), nn.ReLU(inplace=True),
+        # With semantic_channels, the embedding also reads the encoder's stride-8 and 16 features
+        # (what a region is, not only the colour the decoder gave it).
+        self.semantic = nn.Conv2d(semantic_channels, GUIDE_SEMANTIC, 1) if semantic_channels else None
+        extra = GUIDE_SEMANTIC if semantic_channels else 0
+        self.embed = nn.Sequential(nn.Conv2d(feature_channels + 1 + extra, 64, 3, padding=1), nn.ReLU(inplace=True),
                                    nn.Conv2d(64, GUIDE_EMBED + 1, 1))  # the embedding, and the "no hint" score
         self.log_sharpness = nn.Parameter(torch.tensor(2.3))   # cosine similarity x about 10
         self.falloff = nn.Parameter(torch.tensor(1.0))         # per squared photo width, through softplus
         self.strength = nn.Parameter(torch.tensor(3.0))        # the pull, through softplus
         self.register_buffer("centres", torch.as_tensor(centres, dtype=torch.float32), persistent=False)
 
-    def forward(self, features, lightness_s4, hints, logits):
+    def forward(self, features, lightness_s4, hints, logits, encoder_features=None):
         mask = hints[:, 2] > 0
         if not bool(mask.any()):
             return logits
         n, _, h, w = features.shape
-        out = self.embed(torch.cat([features.float(), (lightness_s4.float() - 50.0) / 50.0], 1))
+        inputs = [features.float(), (lightness_s4.float() - 50.0) / 50.0]
+        if self.semantic is not None:
+            f8, f16 = encoder_features[1], encoder_features[2]
+            semantic = torch.cat([F.interpolate(f.float(), size=(h, w), mode="bilinear", align_corners=False)
+                                  for f in (f8, f16)], 1)
+            inputs.append(self.semantic(semantic))
+        out = self.embed(torch.cat(inputs, 1))
         keys = F.normalize(out[:, :GUIDE_EMBED], dim=1).flatten(2).transpose(1, 2)  # (N, hw, D)
         no_hint = out[:, GUIDE_EMBED:].flatten(2).transpose(1, 2)                    # (N, hw, 1)
         # The hinted cells of each photo, padded to the most any photo has.
@@ -266,14 +277,15 @@ class HintGuide(nn.Module):
 
 class Lite0Colorizer(nn.Module):
     def __init__(self, out_channels, width=1.0, pretrained=True, context=False, encoder="lite0", hints=False,
-                 attention=False, guide=False):
+                 attention=False, guide=False, semantic_guide=False):
         super().__init__()
         self.encoder = LiteEncoder(pretrained, context, encoder)
         self.decoder = Lite0Decoder(out_channels, width, context, hints, attention)
         self.guide = None
         if guide:
             from .quantize import ab_bin_centres
-            self.guide = HintGuide(self.decoder.head.in_channels, ab_bin_centres())
+            semantic = LITE0_TAP_CHANNELS[1] + LITE0_TAP_CHANNELS[2] if semantic_guide else 0
+            self.guide = HintGuide(self.decoder.head.in_channels, ab_bin_centres(), semantic)
         self.base_frozen = False
         self.freeze_encoder(True)
 
@@ -314,7 +326,7 @@ class Lite0Colorizer(nn.Module):
             logits, features = self.decoder(feats, lightness_s4, return_features=True)
         if hints is None:
             return logits
-        return self.guide(features, lightness_s4, hints, logits)
+        return self.guide(features, lightness_s4, hints, logits, feats)
 
     def forward(self, lightness, hints=None):
         feats = self.encoder(lightness)
@@ -324,7 +336,8 @@ class Lite0Colorizer(nn.Module):
 # lite0hint: lite0ctx's encoder and context, plus point hints at every decoder scale and global
 # attention at its two coarsest levels (the guided-colour network).
 # lite0guide: lite0ctx plus a HintGuide on top (trained alone on a frozen lite0ctx, --freeze-base).
-ARCHITECTURES = ("eccv16", "lite0", "lite0ctx", "lite1ctx", "lite0hint", "lite0guide")
+# lite0semguide: lite0guide whose guide also reads the encoder's stride-8 and 16 features.
+ARCHITECTURES = ("eccv16", "lite0", "lite0ctx", "lite1ctx", "lite0hint", "lite0guide", "lite0semguide")
 
 
 def has_pretrained_encoder(arch):
@@ -343,7 +356,8 @@ def build_model(arch, out_channels, width=1.0, pretrained=True):
     if has_pretrained_encoder(arch):
         hinted, guided = arch.endswith("hint"), arch.endswith("guide")
         return Lite0Colorizer(out_channels, width, pretrained, context=arch.endswith("ctx") or hinted or guided,
-                              encoder=encoder_name(arch), hints=hinted, attention=hinted, guide=guided)
+                              encoder=encoder_name(arch), hints=hinted, attention=hinted, guide=guided,
+                              semantic_guide=arch.endswith("semguide"))
     raise ValueError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
 
 

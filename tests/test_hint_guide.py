@@ -13,8 +13,8 @@ from mlcore.quantize import ab_bin_centres
 from mlcore.training.train import init_from_checkpoint
 
 
-def _guided_on(base_path):
-    model = build_model("lite0guide", 261)
+def _guided_on(base_path, arch="lite0guide"):
+    model = build_model(arch, 261)
     init_from_checkpoint(model, base_path)
     return model
 
@@ -39,20 +39,22 @@ def base(tmp_path_factory):
     return root, out
 
 
-def test_without_hints_a_guided_network_is_exactly_its_base(base):
+@pytest.mark.parametrize("arch", ["lite0guide", "lite0semguide"])
+def test_without_hints_a_guided_network_is_exactly_its_base(base, arch):
     from mlcore.checkpoint import load_model
     _, path = base
     plain, _ = load_model(path)
-    guided = _guided_on(path).eval()
+    guided = _guided_on(path, arch).eval()
     lightness = torch.rand(2, 1, 32, 32) * 100
     with torch.no_grad():
         assert torch.equal(plain(lightness), guided(lightness))
         assert torch.equal(plain(lightness), guided(lightness, torch.zeros(2, 3, 8, 8)))
 
 
-def test_a_hint_changes_only_its_photo_in_a_batch(base):
+@pytest.mark.parametrize("arch", ["lite0guide", "lite0semguide"])
+def test_a_hint_changes_only_its_photo_in_a_batch(base, arch):
     _, path = base
-    guided = _guided_on(path).eval()
+    guided = _guided_on(path, arch).eval()
     lightness = torch.rand(2, 1, 32, 32) * 100
     hints = torch.cat([hint_map([(0.5, 0.5, 60.0, 40.0)], 8, 8), torch.zeros(1, 3, 8, 8)])
     with torch.no_grad():
