@@ -21,7 +21,7 @@ def test_the_model_card_states_the_shipped_file_version_settings_and_size():
     c = Colorizer.load(DEFAULT_MODEL_PATH, device="cpu")
     card = MODEL_CARD.read_text()
     assert f"`{c.version}`" in card
-    assert c.info["arch"] == "lite0guide" and c.info["loss"] == "rebalanced" and c.takes_hints
+    assert c.info["arch"] == "lite0semguide" and c.info["loss"] == "rebalanced" and c.takes_hints
     assert (c.size, c.default_temperature, c.prior_correction) == (224, 0.6, 0.25)
     assert "**224x224**" in card and "**T = 0.6**" in card and "**prior correction of 0.25**" in card
     size_mb = DEFAULT_MODEL_PATH.stat().st_size / 1e6
