@@ -71,6 +71,22 @@ def tiny_hint_model(settings, tiny_hint_model_path):
     return tiny_hint_model_path
 
 
+def prepare_tiny_pool(root):
+    """A prepared pool (32 px) of 24 generated colour photos under ROOT/pool, for tiny training runs."""
+    import numpy as np
+    from django.core.management import call_command
+
+    rng = np.random.default_rng(0)
+    src = root / "src" / "blobs"
+    src.mkdir(parents=True)
+    for i in range(24):
+        Image.fromarray(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)).resize((48, 48), Image.BICUBIC).save(
+            src / f"{i}.jpg")
+    call_command("prepare_dataset", str(src), "--out", str(root / "pool"), "--fraction", "1", "--size", "32",
+                 "--workers", "1", verbosity=0)
+    return root / "pool"
+
+
 def image_bytes(fmt="PNG", size=(64, 48), mode="L", color=None):
     """A small generated photo: a gradient, so it is not flat."""
     img = Image.linear_gradient("L").resize(size)

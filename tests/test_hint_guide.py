@@ -11,6 +11,7 @@ from mlcore.hints import hint_map, simulate_hints
 from mlcore.networks import build_model
 from mlcore.quantize import ab_bin_centres
 from mlcore.training.train import init_from_checkpoint
+from tests.conftest import prepare_tiny_pool
 
 
 def _guided_on(base_path, arch="lite0guide"):
@@ -23,14 +24,7 @@ def _guided_on(base_path, arch="lite0guide"):
 def base(tmp_path_factory):
     """A tiny trained lite0ctx (the base a guide sits on), with inference settings of its own."""
     root = tmp_path_factory.mktemp("guidedata")
-    rng = np.random.default_rng(0)
-    src = root / "src" / "blobs"
-    src.mkdir(parents=True)
-    for i in range(24):
-        Image.fromarray(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)).resize((48, 48), Image.BICUBIC).save(
-            src / f"{i}.jpg")
-    call_command("prepare_dataset", str(src), "--out", str(root / "pool"), "--fraction", "1", "--size", "32",
-                 "--workers", "1", verbosity=0)
+    prepare_tiny_pool(root)
     out = root / "base.pt"
     call_command("train_colorizer", "--data", str(root / "pool"), "--out", str(out), "--arch", "lite0ctx",
                  "--size", "32", "--epochs", "1", "--batch-size", "4", "--device", "cpu", "--precision", "fp32",

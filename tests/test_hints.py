@@ -7,6 +7,7 @@ from PIL import Image
 
 from mlcore.hints import HINT_P, hint_map, simulate_hints
 from mlcore.networks import AB_HINT_SCALE, build_model, hints_at
+from tests.conftest import prepare_tiny_pool
 
 
 def test_simulated_hint_counts_are_geometric_with_zero_included():
@@ -58,14 +59,7 @@ def test_no_hints_is_the_same_as_an_empty_hint_map_and_a_hint_changes_the_colour
 def hint_model(tmp_path_factory):
     """A tiny lite0hint trained for an epoch on generated photos, with degraded, normalised L."""
     root = tmp_path_factory.mktemp("hintdata")
-    rng = np.random.default_rng(0)
-    src = root / "src" / "blobs"
-    src.mkdir(parents=True)
-    for i in range(24):
-        Image.fromarray(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)).resize((48, 48), Image.BICUBIC).save(
-            src / f"{i}.jpg")
-    call_command("prepare_dataset", str(src), "--out", str(root / "pool"), "--fraction", "1", "--size", "32",
-                 "--workers", "1", verbosity=0)
+    prepare_tiny_pool(root)
     out = root / "hint.pt"
     call_command("train_colorizer", "--data", str(root / "pool"), "--out", str(out), "--arch", "lite0hint",
                  "--size", "32", "--epochs", "1", "--batch-size", "4", "--device", "cpu", "--precision", "fp32",
