@@ -102,3 +102,11 @@ def set_inference_defaults(path, size, temperature, prior_correction=0.0):
     ckpt["meta"]["inference"] = {"size": int(size), "temperature": float(temperature),
                                  "prior_correction": float(prior_correction)}
     atomic_save(ckpt, path)
+
+
+def set_hint_strength(path, strength):
+    """Record how hard the guide pulls toward hints (chosen on validation, bench/tune_hints.py),
+    beside the other inference settings; the weights are untouched."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt["meta"].setdefault("inference", {})["hint_strength"] = float(strength)
+    atomic_save(ckpt, path)

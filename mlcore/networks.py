@@ -18,6 +18,7 @@ resolution: Q logits for the classification losses, or 2 ab values for the L2 ba
   against Lite0's 75.1%. Lite2, the evaluation's judge, is never an encoder.
 """
 import contextlib
+from dataclasses import dataclass
 import importlib
 import io
 
@@ -222,6 +223,8 @@ class HintGuide(nn.Module):
     The share of attention that goes to hints, g, and the hints' attention-weighted colour pull
     the cell's bin scores toward that colour: scores - s * g * |c_q - ab|^2 / (2 sigma^2).
     Without hints g is 0 everywhere, so the automatic colours are exactly the base network's.
+    The attention itself (HintAttention) also serves the decoding: it spreads what is left
+    between each hint and its decoded colour over the same cells (Colorizer, hint residuals).
     """
 
     def __init__(self, feature_channels, centres, semantic_channels=0):
@@ -237,10 +240,13 @@ class HintGuide(nn.Module):
         self.strength = nn.Parameter(torch.tensor(3.0))        # the pull, through softplus
         self.register_buffer("centres", torch.as_tensor(centres, dtype=torch.float32), persistent=False)
 
-    def forward(self, features, lightness_s4, hints, logits, encoder_features=None):
+    def forward(self, features, lightness_s4, hints, logits, encoder_features=None, strength=1.0,
+                with_attention=False):
+        """Bin scores pulled toward the hints; with_attention: (scores, HintAttention or None).
+        strength multiplies the learned pull (an inference setting chosen on validation)."""
         mask = hints[:, 2] > 0
         if not bool(mask.any()):
-            return logits
+            return (logits, None) if with_attention else logits
         n, _, h, w = features.shape
         inputs = [features.float(), (lightness_s4.float() - 50.0) / 50.0]
         if self.semantic is not None:
@@ -271,8 +277,22 @@ class HintGuide(nn.Module):
         guided = 1.0 - weights[..., 0]                                                 # g, (N, hw)
         ab = (to_hints @ hint_ab) / guided.clamp_min(1e-6)[..., None]                 # (N, hw, 2)
         distance = torch.cdist(ab, self.centres[None].expand(n, -1, -1)) ** 2        # (N, hw, Q)
-        pull = F.softplus(self.strength) * guided[..., None] * distance / (2 * GUIDE_SIGMA ** 2)
-        return logits - pull.transpose(1, 2).reshape(n, -1, h, w).to(logits.dtype)
+        pull = strength * F.softplus(self.strength) * guided[..., None] * distance / (2 * GUIDE_SIGMA ** 2)
+        logits = logits - pull.transpose(1, 2).reshape(n, -1, h, w).to(logits.dtype)
+        if not with_attention:
+            return logits
+        return logits, HintAttention(to_hints * valid[:, None, :], order, valid, hint_ab)
+
+
+@dataclass
+class HintAttention:
+    """Where a guide sent each cell's attention: weights (N, hw, k) of the output grid's cells
+    over the hinted cells (padding 0), their flat indices order (N, k), valid (N, k) and their
+    hinted ab (N, k, 2) in ab units."""
+    weights: torch.Tensor
+    order: torch.Tensor
+    valid: torch.Tensor
+    hint_ab: torch.Tensor
 
 
 class Lite0Colorizer(nn.Module):
@@ -318,19 +338,22 @@ class Lite0Colorizer(nn.Module):
     def takes_hints(self):
         return self.decoder.uses_hints or self.guide is not None
 
-    def decode(self, feats, lightness_s4, hints=None):
-        """Bin scores from the encoder's features (cached in training) and L at the output grid."""
+    def decode(self, feats, lightness_s4, hints=None, hint_strength=1.0, with_attention=False):
+        """Bin scores from the encoder's features (cached in training) and L at the output grid;
+        with_attention: (scores, HintAttention or None), the guide's attention over the hints."""
         if self.guide is None:
-            return self.decoder(feats, lightness_s4, hints)
+            logits = self.decoder(feats, lightness_s4, hints)
+            return (logits, None) if with_attention else logits
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.base_frozen):
             logits, features = self.decoder(feats, lightness_s4, return_features=True)
         if hints is None:
-            return logits
-        return self.guide(features, lightness_s4, hints, logits, feats)
+            return (logits, None) if with_attention else logits
+        return self.guide(features, lightness_s4, hints, logits, feats, hint_strength, with_attention)
 
-    def forward(self, lightness, hints=None):
+    def forward(self, lightness, hints=None, hint_strength=1.0, with_attention=False):
         feats = self.encoder(lightness)
-        return self.decode(feats, self.lightness_at_quarter(lightness, feats[0].shape[-2:]), hints)
+        return self.decode(feats, self.lightness_at_quarter(lightness, feats[0].shape[-2:]), hints,
+                           hint_strength, with_attention)
 
 
 # lite0hint: lite0ctx's encoder and context, plus point hints at every decoder scale and global

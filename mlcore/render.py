@@ -92,6 +92,9 @@ class Prediction:
     ab: np.ndarray | None = None               # (h, w, 2) float16, L2 models only
     centres: np.ndarray | None = None          # (Q, 2) float32
     log_bin_weights: np.ndarray | None = None  # (Q,) float32, log of the rebalancing weights
+    # With a person's hints: (h, w, 2) float16 ab added after decoding, so hinted colours are
+    # taken (mlcore.colorizer.hint_residuals); it holds at every vividness and temperature.
+    ab_offset: np.ndarray | None = None
     # The model file's inference settings: the defaults of every decoding of this prediction.
     # Predictions stored before they were kept here decode at the paper's T and cannot move
     # the correction (vividness then changes nothing).
@@ -126,12 +129,16 @@ class Prediction:
         """(h, w, 2) float32 ab at this vividness and temperature (None: the model's own)."""
         vividness, temperature = self.settings(vividness, temperature)
         if self.ab is not None:
-            return self.ab.astype(np.float32)
-        log_probs = self.log_probs.astype(np.float32)
-        shift = correction_shift(vividness)
-        if shift and self.log_bin_weights is not None:
-            log_probs = log_probs - shift * self.log_bin_weights[self.indices]
-        return annealed_mean_topk(self.indices.astype(np.int64), log_probs, self.centres, temperature)
+            ab = self.ab.astype(np.float32)
+        else:
+            log_probs = self.log_probs.astype(np.float32)
+            shift = correction_shift(vividness)
+            if shift and self.log_bin_weights is not None:
+                log_probs = log_probs - shift * self.log_bin_weights[self.indices]
+            ab = annealed_mean_topk(self.indices.astype(np.int64), log_probs, self.centres, temperature)
+        if self.ab_offset is not None:
+            ab = ab + self.ab_offset.astype(np.float32)
+        return ab
 
 
 def lightness(pixels):

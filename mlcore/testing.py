@@ -7,12 +7,13 @@ from .networks import build_model
 from .quantize import ab_bin_centres, output_channels
 
 # Widths small enough to load and run in a blink; colours are meaningless either way.
-TINY_WIDTHS = {"eccv16": 1 / 16, "lite0hint": 1 / 8}
+TINY_WIDTHS = {"eccv16": 1 / 16, "lite0hint": 1 / 8, "lite0semguide": 1 / 8}
 
 
 def make_tiny_model(path, loss="rebalanced", seed=0, arch="eccv16"):
-    """Write a random-weight model (ECCV16 at 1/16 width by default; `arch="lite0hint"` for one
-    that takes colour hints, whose frozen encoder is the wheel's, as in a real model file)."""
+    """Write a random-weight model (ECCV16 at 1/16 width by default; `arch="lite0hint"` or
+    "lite0semguide" for one that takes colour hints, whose frozen encoder is the wheel's, as in a
+    real model file)."""
     torch.manual_seed(seed)
     centres = ab_bin_centres()
     width = TINY_WIDTHS[arch]

@@ -32,30 +32,32 @@ def uncertainty_image(prediction, width, height):
 # The overlay's colour: a warm orange that reads over gray and colour photos alike.
 OVERLAY_RGB = (255, 96, 0)
 OVERLAY_MAX_ALPHA = 0.85
-# The overlay is a guide to the few places worth checking, so it is scaled per photo: the
-# least sure GUIDE_SHARE of the photo shows, fading in from there to full strength at the
-# least sure GUIDE_PEAK. (In absolute terms almost every pixel of a photo is unsure of
-# something, and an unscaled overlay was orange all over, pointing nowhere.)
-GUIDE_SHARE = 0.15
+# The overlay is a guide to the few places worth checking, so it is scaled per photo, by rank:
+# a pixel among the least sure GUIDE_PEAK of the photo shows at full strength, one beyond the
+# least sure GUIDE_SHARE not at all, and in between it fades with its rank. (In absolute terms
+# almost every pixel of a photo is unsure of something, and an unscaled overlay was orange all
+# over, pointing nowhere; scaled by level instead of rank, the top of a photo's entropies is so
+# crowded that the whole GUIDE_SHARE showed at nearly full strength, in wide blocks.)
+GUIDE_SHARE = 0.12
 GUIDE_PEAK = 0.02
 # Below this entropy (of 255) nothing is worth pointing at, whatever the photo's spread.
 GUIDE_FLOOR = 40
 
 
-def guide_levels(gray):
-    """(low, high) of the 8-bit map: the overlay starts at low and is full at high."""
+def guide_alpha(gray):
+    """The overlay's strength (0..1) for each of the 8-bit map's 256 levels, from the share of
+    the photo's pixels at that level or less sure."""
     histogram = np.bincount(np.asarray(gray, dtype=np.uint8).ravel(), minlength=256)
-    above = np.cumsum(histogram[::-1])[::-1] / max(1, histogram.sum())  # share of pixels >= level
-    low = int(np.argmax(above <= GUIDE_SHARE)) if (above <= GUIDE_SHARE).any() else 255
-    high = int(np.argmax(above <= GUIDE_PEAK)) if (above <= GUIDE_PEAK).any() else 255
-    low = max(low, GUIDE_FLOOR)
-    return low, max(high, low + 1)
+    at_or_above = np.cumsum(histogram[::-1])[::-1] / max(1, histogram.sum())
+    alpha = np.clip((GUIDE_SHARE - at_or_above) / (GUIDE_SHARE - GUIDE_PEAK), 0.0, 1.0)
+    alpha[:GUIDE_FLOOR] = 0.0
+    return alpha
 
 
 def overlay_image(gray):
     """The gray map as a heat overlay (RGBA), scaled per photo: clear where the model is
     about as sure as anywhere on the photo, orange at the few places it was least sure."""
-    low, high = guide_levels(gray)
+    table = np.round(guide_alpha(gray) * 255 * OVERLAY_MAX_ALPHA).astype(np.uint8)
     overlay = Image.new("RGBA", gray.size, OVERLAY_RGB + (0,))
-    overlay.putalpha(gray.point(lambda v: round(min(1.0, max(0.0, (v - low) / (high - low))) * 255 * OVERLAY_MAX_ALPHA)))
+    overlay.putalpha(gray.point(table.tolist()))
     return overlay

@@ -1,5 +1,7 @@
 """The hint guide (lite0guide): a trained automatic colorizer, untouched, plus a small network that
 spreads a person's hints over the objects they fall on, trained alone (--freeze-base)."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -136,3 +138,70 @@ def test_photos_without_simulated_hints_train_nothing(base):
     with torch.no_grad():
         plain = guided(lightness)
     assert torch.equal(out[1], plain[1])
+
+
+@pytest.fixture(scope="module")
+def guided_file(tmp_path_factory):
+    from mlcore.testing import make_tiny_model
+    return make_tiny_model(tmp_path_factory.mktemp("guided") / "guided.pt", arch="lite0semguide")
+
+
+def _cells_of(point, grid):
+    """The output-grid cells a person's point covers (mlcore.hints.hint_map's 2x2 patch)."""
+    hints = hint_map([(*point, 0.0, 0.0)], grid, grid)[0, 2]
+    return hints.nonzero().numpy()
+
+
+def test_hinted_cells_take_their_colour_at_every_vividness(guided_file):
+    """The guide's pull leaves a hinted colour short; the residual spread by its attention closes
+    the gap, so the decoded colour at each hint is the hinted one, and it stays when the person
+    moves the vividness (the residual is added after decoding)."""
+    from mlcore.colorizer import Colorizer
+    colorizer = Colorizer.load(guided_file, device="cpu")
+    photo = Image.fromarray(np.random.default_rng(1).integers(0, 255, (48, 64), dtype=np.uint8))
+    hints = [(0.25, 0.3, 60.0, 40.0), (0.75, 0.7, -30.0, 20.0)]
+    prediction = colorizer.predict(photo, hints)
+    grid = colorizer.size // 4
+    assert prediction.ab_offset is not None and prediction.ab_offset.shape == (grid, grid, 2)
+    ab = prediction.ab_at()
+    for x, y, a, b in hints:
+        for cy, cx in _cells_of((x, y), grid):
+            assert np.linalg.norm(ab[cy, cx] - (a, b)) < 2.0, ab[cy, cx]  # about a just-noticeable difference
+    # At another vividness the model's colours move, and the person's correction moves with them.
+    alone = dataclasses.replace(prediction, ab_offset=None)
+    for vividness in (0, 100):
+        assert np.allclose(prediction.ab_at(vividness), alone.ab_at(vividness) + prediction.ab_offset, atol=1e-3)
+    # Without the residual (the pull alone) the hinted colour is not reached at this model's weights.
+    pulled = prediction.ab_at() - prediction.ab_offset.astype(np.float32)
+    cy, cx = _cells_of(hints[0][:2], grid)[0]
+    assert np.linalg.norm(pulled[cy, cx] - (60.0, 40.0)) > 1.0
+
+
+def test_without_hints_there_is_no_residual_and_it_survives_storage(guided_file):
+    from mlcore.colorizer import Colorizer
+    from mlcore.render import Prediction
+    colorizer = Colorizer.load(guided_file, device="cpu")
+    photo = Image.new("L", (40, 30), 100)
+    assert colorizer.predict(photo).ab_offset is None
+    assert colorizer.predict(photo, []).ab_offset is None
+    hinted = colorizer.predict(photo, [(0.5, 0.5, 60.0, 40.0)])
+    stored = Prediction.from_bytes(hinted.to_bytes())
+    assert np.array_equal(stored.ab_offset, hinted.ab_offset)
+    assert np.allclose(stored.ab_at(70), hinted.ab_at(70), atol=1e-4)
+
+
+def test_the_hint_strength_is_the_model_files_own(guided_file, tmp_path):
+    """bench/tune_hints.py --write records the strength chosen on validation; the Colorizer uses it."""
+    import shutil
+    from mlcore.checkpoint import set_hint_strength
+    from mlcore.colorizer import Colorizer
+    stronger = tmp_path / "stronger.pt"
+    shutil.copy(guided_file, stronger)
+    set_hint_strength(stronger, 3.0)
+    plain, strong = Colorizer.load(guided_file, device="cpu"), Colorizer.load(stronger, device="cpu")
+    assert plain.hint_strength == 1.0 and strong.hint_strength == 3.0
+    assert read_checkpoint(stronger)["meta"]["inference"]["size"] == 64  # the other settings stay
+    photo = Image.new("L", (40, 30), 100)
+    hints = [(0.5, 0.5, 60.0, 40.0)]
+    assert not np.array_equal(plain.predict(photo, hints).log_probs, strong.predict(photo, hints).log_probs)
+    assert np.array_equal(plain.predict(photo).log_probs, strong.predict(photo).log_probs)
