@@ -105,13 +105,13 @@ def test_hints_are_stored_and_the_photo_is_coloured_again_with_them(api, hinted_
     from mlcore.colorizer import Colorizer
 
     seen = []
-    outputs = Colorizer.outputs
+    outputs = Colorizer.outputs_and_attention
 
     def spy(self, lightness, hints=None):
         seen.append(hints)
         return outputs(self, lightness, hints)
 
-    monkeypatch.setattr(Colorizer, "outputs", spy)
+    monkeypatch.setattr(Colorizer, "outputs_and_attention", spy)
     old = stored_prediction(hinted_photo)
     r = put_hints(api, hinted_photo, HINTS, django_capture_on_commit_callbacks)
     assert r.status_code == 202, r.content
