@@ -103,6 +103,8 @@ def test_with_a_mouse_a_person_fixes_a_colour_moves_it_and_resets(hint_site, pag
     assert page.get_attribute("#after-image", "src") != old_src
     (hint,) = photo.hints
     assert hint["color"] == chosen and hint["x"] == pytest.approx(0.6, abs=0.015) and photo.hints_used == 1
+    # The guide shows the new colours' uncertainty, not the map of the colours it replaced.
+    expect(page.locator("#uncertainty-overlay")).to_have_attribute("src", f"/photos/{photo.pk}/uncertainty.png?v=2")
     screenshot(page, "fix-color-applied-1280")
 
     # Reset removes them all; Apply brings the model's own colours back.

@@ -13,7 +13,7 @@
   var tools = $("fix-tools"), startBox = $("fix-start"), picker = $("hint-picker"), swatches = $("swatches");
   var colorInput = $("hint-color"), count = $("hint-count"), state = $("hints-state");
   var applyButton = $("hints-apply"), resetButton = $("hints-reset");
-  var after = $("after-image"), toggle = $("show-uncertainty");
+  var after = $("after-image"), toggle = $("show-uncertainty"), overlay = $("uncertainty-overlay");
   var maxHints = Number(start.dataset.maxHints);
   var stored = JSON.parse($("stored-hints").textContent);
   var draft = [], selected = -1, busy = false, overlayWasOn = false;
@@ -220,6 +220,15 @@
     say(stored.length ? "All hints removed: Apply to go back to the model's own colors." : "");
   });
 
+  // The new colours come with a new distribution: the map must stop pointing at the places the
+  // person just decided. Same version as the preview (its ?v=, the photo's render count).
+  var refreshOverlay = function (previewUrl) {
+    if (!overlay) return;
+    var version = previewUrl.split("?v=")[1] || String(Date.now());
+    overlay.dataset.src = overlay.dataset.src.split("?")[0] + "?v=" + version;
+    if (overlay.getAttribute("src")) overlay.src = overlay.dataset.src;
+  };
+
   var poll = function (n) {
     api(start.dataset.apiUrl).then(function (d) {
       if (d.rendering) { setTimeout(function () { poll(n); }, 500); return; }
@@ -231,6 +240,7 @@
         say(stored.length ? "Colored with " + plural(stored.length) + " of yours." : "The model's own colors are back.");
       };
       after.src = d.preview_url;
+      refreshOverlay(d.preview_url);
       drawMarkers();
     }).catch(function () { setTimeout(function () { poll(n); }, 1500); });
   };
