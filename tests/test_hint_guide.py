@@ -205,3 +205,19 @@ def test_the_hint_strength_is_the_model_files_own(guided_file, tmp_path):
     hints = [(0.5, 0.5, 60.0, 40.0)]
     assert not np.array_equal(plain.predict(photo, hints).log_probs, strong.predict(photo, hints).log_probs)
     assert np.array_equal(plain.predict(photo).log_probs, strong.predict(photo).log_probs)
+
+
+def test_hint_residuals_never_overshoot_the_gaps():
+    """Two hinted cells that barely attend to the hints, each only to the other at the ridge's own
+    weight: the system is (nearly) singular. The render neither fails nor paints wild colours:
+    no cell moves further than the largest gap at a hint."""
+    from mlcore.colorizer import HINT_RIDGE, hint_residuals
+    from mlcore.networks import HintAttention
+    from mlcore.render import Prediction
+    prediction = Prediction(ab=np.zeros((2, 2, 2), np.float16))
+    weights = torch.tensor([[[0.0, HINT_RIDGE], [HINT_RIDGE, 0.0], [0.5, 0.0], [0.0, 0.0]]])
+    attention = HintAttention(weights, torch.tensor([[0, 1]]), torch.tensor([[True, True]]),
+                              torch.tensor([[[10.0, 0.0], [0.0, 10.0]]]))
+    offset = hint_residuals(prediction, attention, 0).astype(np.float32).reshape(-1, 2)
+    assert np.linalg.norm(offset, axis=1).max() <= 10.0 + 1e-2
+    assert np.array_equal(offset[3], [0.0, 0.0])  # a cell that attends to no hint keeps its colour
