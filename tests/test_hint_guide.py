@@ -8,7 +8,7 @@ import torch
 from django.core.management import call_command
 from PIL import Image
 
-from mlcore.checkpoint import read_checkpoint, set_inference_defaults
+from mlcore.checkpoint import read_checkpoint, save_model, set_inference_defaults
 from mlcore.hints import hint_map, simulate_hints
 from mlcore.networks import build_model
 from mlcore.quantize import ab_bin_centres
@@ -96,6 +96,40 @@ def test_training_on_a_frozen_base_changes_only_the_guide(base):
     initial = _guided_on(path).state_dict()
     guide = [k for k in after["state_dict"] if k.startswith("guide.")]
     assert guide and any(not torch.equal(after["state_dict"][k].float(), initial[k].half().float()) for k in guide)
+
+
+def test_a_retrained_base_can_take_another_files_guide(base, tmp_path):
+    """--guide-from: the base comes from --init-from and the guide from the other file, so a
+    retrained base need not train its guide from scratch; a network without a guide refuses."""
+    from django.core.management.base import CommandError
+    root, path = base
+    donor_model = _guided_on(path)
+    with torch.no_grad():
+        for name, tensor in donor_model.named_parameters():
+            if name.startswith("guide."):
+                tensor.add_(0.5)
+    donor = tmp_path / "donor.pt"
+    ckpt = read_checkpoint(path)
+    save_model(donor, donor_model, arch="lite0guide", width=1.0, loss="rebalanced", centres=ckpt["centres"],
+               bin_weights=ckpt["bin_weights"], prior=ckpt["prior"], size=32, meta={})
+    started = build_model("lite0guide", 261)
+    init_from_checkpoint(started, path)
+    assert init_from_checkpoint(started, donor, prefix="guide.")[0] == sum(
+        1 for k in started.state_dict() if k.startswith("guide."))
+    mine, theirs = started.state_dict(), donor_model.state_dict()
+    base_state = read_checkpoint(path)["state_dict"]
+    for name, tensor in mine.items():
+        expected = theirs[name].half().float() if name.startswith("guide.") else base_state.get(name)
+        if expected is not None and tensor.is_floating_point():
+            assert torch.equal(tensor, expected.float()), name
+    with pytest.raises(CommandError, match="guide"):
+        call_command("train_colorizer", "--data", str(root / "pool"), "--out", str(tmp_path / "x.pt"), "--arch",
+                     "lite0ctx", "--init-from", str(path), "--guide-from", str(donor), "--size", "32",
+                     "--epochs", "1", "--device", "cpu", "--no-progress", verbosity=0)
+    with pytest.raises(CommandError, match="no hint guide"):
+        call_command("train_colorizer", "--data", str(root / "pool"), "--out", str(tmp_path / "x.pt"), "--arch",
+                     "lite0guide", "--init-from", str(path), "--guide-from", str(path), "--freeze-base",
+                     "--size", "32", "--epochs", "1", "--device", "cpu", "--no-progress", verbosity=0)
 
 
 def test_freeze_base_needs_a_guided_network_and_a_base(base):

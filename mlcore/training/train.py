@@ -61,6 +61,7 @@ class TrainConfig:
     normalise: bool = False    # the network sees L with its tones stretched (mlcore/lightness.py), here and in use
     checkpoint_minutes: float = 10.0  # also save the training state this often within an epoch (--resume)
     freeze_base: bool = False  # lite0guide: train only the hint guide on the --init-from network, kept as it is
+    guide_from: str | None = None  # start the hint guide from this guided model's guide (a retrained base)
 
 
 def cpu_has_bf16(cpuinfo="/proc/cpuinfo"):
@@ -240,13 +241,14 @@ def lr_at(step, total, base_lr, warmup=100):
     return base_lr * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
 
 
-def init_from_checkpoint(model, path):
+def init_from_checkpoint(model, path, prefix=""):
     """Copy every tensor whose name and shape match (the paper's "L2, ft" row starts from the
-    classification network and replaces its last layer)."""
+    classification network and replaces its last layer); with `prefix`, only those whose name
+    starts with it (`guide.`: another model's hint guide)."""
     ckpt = read_checkpoint(path)
     own = model.state_dict()
     copied = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()
-              if k in own and own[k].shape == v.shape}
+              if k.startswith(prefix) and k in own and own[k].shape == v.shape}
     own.update(copied)
     model.load_state_dict(own)
     return len(copied), len(own)
@@ -263,6 +265,8 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
         raise ValueError("only a network with a hint guide (lite0guide) can train on a frozen base")
     if cfg.freeze_base and not cfg.init_from:
         raise ValueError("--freeze-base trains a guide on a trained network: give it with --init-from")
+    if cfg.guide_from and not cfg.arch.endswith("guide"):
+        raise ValueError("--guide-from starts a hint guide: train a network that has one (lite0guide)")
     device = pick_device(cfg.device)
     cfg = replace(cfg, precision=resolve_precision(cfg.precision, device))
     ddp = Distributed(device)
@@ -306,6 +310,11 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
     if cfg.init_from and not cfg.resume:
         copied, total = init_from_checkpoint(model, cfg.init_from)
         log(f"initialised {copied}/{total} tensors from {cfg.init_from}")
+    if cfg.guide_from and not cfg.resume:
+        copied, _ = init_from_checkpoint(model, cfg.guide_from, prefix="guide.")
+        if not copied:
+            raise ValueError(f"{cfg.guide_from} has no hint guide of this shape to start from")
+        log(f"initialised the hint guide's {copied} tensors from {cfg.guide_from}")
     if cfg.freeze_base:
         model.freeze_base()
     if device.type == "cpu" or cfg.precision == "bf16":

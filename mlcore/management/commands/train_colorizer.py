@@ -52,6 +52,9 @@ class Command(BaseCommand):
         parser.add_argument("--freeze-base", action="store_true",
                             help="lite0guide: train only the hint guide on top of --init-from's network, which stays "
                                  "as it is (its colours without hints, and its inference settings, carry over)")
+        parser.add_argument("--guide-from",
+                            help="start the hint guide from this guided model's guide (after retraining its base, "
+                                 "the guide need not learn from scratch)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
 
     def handle(self, *args, **opts):
@@ -63,7 +66,8 @@ class Command(BaseCommand):
                           max_minutes=opts["max_minutes"], flip=opts["flip"],
                           exclude_sources=tuple(opts["exclude_source"]), semantic_weight=opts["semantic_weight"],
                           degrade=opts["degrade"], normalise=opts["normalise"],
-                          checkpoint_minutes=opts["checkpoint_minutes"], freeze_base=opts["freeze_base"])
+                          checkpoint_minutes=opts["checkpoint_minutes"], freeze_base=opts["freeze_base"],
+                          guide_from=opts["guide_from"])
         if not 0 <= cfg.degrade <= 1:
             raise CommandError("--degrade must be between 0 and 1")
         try:
