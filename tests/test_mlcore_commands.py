@@ -272,3 +272,26 @@ def test_semantic_weight_adds_the_classifier_term_to_training_and_validation(pre
     val = lambda p: json.loads(Path(f"{p}.log.jsonl").read_text().splitlines()[1])["val_loss"]
     # Same seed and data: the only difference is the KL term, which is positive for an untrained decoder.
     assert val(semantic) > val(plain)
+
+
+def test_the_semantic_judge_sees_the_photos_own_lightness_when_the_network_sees_damaged_prints(
+        prepared, tmp_path, monkeypatch):
+    from mlcore.training import train as training
+    from mlcore.training.features import build_split_arrays
+    judged = []
+    real_loss = training.semantic_loss
+
+    def spy(judge, lightness, *args, **kwargs):
+        judged.append(lightness.detach().cpu().numpy())
+        return real_loss(judge, lightness, *args, **kwargs)
+
+    monkeypatch.setattr(training, "semantic_loss", spy)
+    call_command("train_colorizer", "--data", str(prepared), "--out", str(tmp_path / "m.pt"), "--arch", "lite0",
+                 "--size", "32", "--epochs", "1", "--batch-size", "8", "--device", "cpu", "--no-progress",
+                 "--precision", "fp32", "--semantic-weight", "1", "--degrade", "1", "--normalise", verbosity=0)
+    as_rows = lambda arrays: {np.asarray(row, dtype=np.float32).tobytes() for row in arrays.L}
+    own = as_rows(build_split_arrays(prepared, "train", 32)) | as_rows(build_split_arrays(prepared, "val", 32))
+    seen_by_network = as_rows(build_split_arrays(prepared, "train", 32, degrade=1.0, normalise=True))
+    assert not own & seen_by_network  # every photo was damaged, so the two differ photo for photo
+    photos = [row.tobytes() for batch in judged for row in batch]
+    assert photos and all(p in own for p in photos)

@@ -52,6 +52,7 @@ class SplitArrays:
         self.ab = np.load(d / "ab.npy", mmap_mode="r")
         self.idx = np.load(d / "idx.npy", mmap_mode="r")
         self.w = np.load(d / "w.npy", mmap_mode="r")
+        self.clean_L = None  # the photo's own L, where L is damaged or normalised (attach_clean_lightness)
 
     def __len__(self):
         return len(self.L)
@@ -62,6 +63,13 @@ def cache_dir(data_dir, split, size, k=SOFT_NEIGHBOURS, sigma=SOFT_SIGMA, degrad
     of the photos, tones normalised) is part of the name, the targets are the clean photo's."""
     variant = (f"_deg{degrade:g}" if degrade else "") + ("_norm" if normalise else "")
     return Path(data_dir) / "cache" / f"{split}_s{size}_k{k}_sigma{sigma:g}_q{len(ab_bin_centres())}{variant}"
+
+
+def attach_clean_lightness(arrays, data_dir, split, size, k=SOFT_NEIGHBOURS, sigma=SOFT_SIGMA, progress=None):
+    """Give a variant's arrays the photo's own L (the plain arrays' L), for a loss that judges the
+    finished photo: the product recombines its colours with the photo's own L, never the damaged one."""
+    arrays.clean_L = build_split_arrays(data_dir, split, size, k, sigma, progress=progress).L
+    return arrays
 
 
 def build_split_arrays(data_dir, split, size, k=SOFT_NEIGHBOURS, sigma=SOFT_SIGMA, workers=None, progress=None,

@@ -25,7 +25,7 @@ from ..fusion import fold_batchnorm
 from ..networks import ARCHITECTURES, build_model, count_parameters, encoder_name, has_pretrained_encoder
 from ..quantize import SOFT_NEIGHBOURS, SOFT_SIGMA, ab_bin_centres, output_channels
 from .dataset import read_manifest
-from .features import build_split_arrays, cache_dir
+from .features import attach_clean_lightness, build_split_arrays, cache_dir
 from ..hints import simulate_hints
 from .losses import LOSSES, compute_loss
 from .rebalance import BinCounter, rebalance_weights
@@ -212,10 +212,13 @@ class Batches:
             "idx": torch.from_numpy(np.asarray(a.idx[order], dtype=np.int64)),
             "w": torch.from_numpy(np.asarray(a.w[order], dtype=np.float32)),
         }
+        if a.clean_L is not None:
+            batch["L_clean"] = torch.from_numpy(np.asarray(a.clean_L[order], dtype=np.float32))
         if flip is not None:
             f = torch.as_tensor(flip)  # aligned with `order`
-            for key, dim in (("L", 3), ("ab", 3), ("idx", 2), ("w", 2)):
-                batch[key][f] = batch[key][f].flip(dim)  # the width axis: a mirror, not upside down
+            for key, dim in (("L", 3), ("L_clean", 3), ("ab", 3), ("idx", 2), ("w", 2)):
+                if key in batch:
+                    batch[key][f] = batch[key][f].flip(dim)  # the width axis: a mirror, not upside down
         if self.feats is not None:
             feats = [_rows(f, order) for f in self.feats]
             if flip is not None and self.mirrored_feats is not None:
@@ -283,6 +286,14 @@ def train(cfg: TrainConfig, show_progress=True, log=print):
     ddp.barrier()
     train_arrays = build_split_arrays(cfg.data, "train", cfg.size, cfg.neighbours, cfg.sigma, **variant)
     val_arrays = build_split_arrays(cfg.data, "val", cfg.size, cfg.neighbours, cfg.sigma, **variant)
+    if cfg.semantic_weight and (cfg.degrade or cfg.normalise):
+        # The classifier judges the photo as the product makes it: our colours on the photo's own L.
+        for split, arrays in (("train", train_arrays), ("val", val_arrays)):
+            if ddp.main:
+                with tqdm(desc=f"arrays ({split}, own L)", disable=not show) as bar:
+                    attach_clean_lightness(arrays, cfg.data, split, cfg.size, cfg.neighbours, cfg.sigma, bar.update)
+            ddp.barrier()
+            attach_clean_lightness(arrays, cfg.data, split, cfg.size, cfg.neighbours, cfg.sigma)
     train_rows = rows_without(cfg.data, "train", cfg.exclude_sources)[:cfg.limit]
     val_rows = rows_without(cfg.data, "val", cfg.exclude_sources)
     n_train = len(train_rows)
@@ -498,7 +509,7 @@ class Objective:
         if self.judge is not None:
             # The classifier runs in bfloat16 like the decoder (it is most of a step's cost).
             with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
-                term = semantic_loss(self.judge, batch["L"], outputs, batch["ab"], self.centres)
+                term = semantic_loss(self.judge, batch.get("L_clean", batch["L"]), outputs, batch["ab"], self.centres)
             loss = loss + self.cfg.semantic_weight * term.float()
         return loss
 
