@@ -16,7 +16,7 @@ from PIL import Image
 
 from .checkpoint import load_model
 from .consistency import smooth_log_probs
-from .decode import annealed_mean
+from .decode import annealed_mean, soften_where_unsure
 from .fusion import fold_batchnorm
 from .hints import OUTPUT_STRIDE, hint_map
 from .lightness import normalise_lightness
@@ -62,6 +62,8 @@ class Colorizer:
         self.normalises_lightness = bool(info.get("meta", {}).get("config", {}).get("normalise", False))
         # {"radius", "sigma_l"}: distributions smoothed edge-aware before decoding (mlcore/consistency.py).
         self.smoothing = inference.get("smoothing")
+        # > 0: unsure pixels decoded toward their distribution's mean (decode.soften_where_unsure).
+        self.unsure_fallback = float(inference.get("unsure_fallback", 0.0))
         # How hard a guide pulls the bin scores toward a person's hints, times its learned pull
         # (chosen on validation: bench/tune_hints.py).
         self.hint_strength = float(inference.get("hint_strength", 1.0))
@@ -141,6 +143,8 @@ class Colorizer:
         outs, attention = self.outputs_and_attention(lightness, hint_maps)
         if self.smoothing and not self.is_regression:
             outs = smooth_log_probs(outs, lightness, int(self.smoothing["radius"]), float(self.smoothing["sigma_l"]))
+        if self.unsure_fallback and not self.is_regression:
+            outs = soften_where_unsure(outs, self.unsure_fallback)
         predictions = [self.prediction_from_outputs(out) for out in outs]
         if attention is not None:
             for i, prediction in enumerate(predictions):

@@ -1,4 +1,6 @@
 """From per-pixel bin distributions to ab values (paper, Sec. 2.3, Eq. 5)."""
+import math
+
 import torch
 
 # The numpy decoding of a stored top-k prediction (annealed_mean_topk) lives with the rest of
@@ -15,3 +17,16 @@ def annealed_mean(logits, centres, temperature=ANNEALED_T, dim=1):
     probs = torch.softmax(logits.float() / temperature, dim=dim)
     ab = torch.tensordot(probs.movedim(dim, -1), centres.to(probs), dims=([-1], [0]))
     return ab.movedim(-1, dim)
+
+
+def soften_where_unsure(logits, strength, dim=1):
+    """Uncertainty-aware decoding: where the distribution is flat, fall back toward its mean.
+
+    Each pixel's scores are divided by 1 + strength * u, u being the entropy of its distribution
+    over log(Q) (0: one bin, 1: uniform). The annealed mean of the result is the annealed mean at
+    a temperature raised by that factor: a sure pixel keeps its vivid mode, an unsure one (a coat
+    that could be red or blue) drifts toward the conditional mean, which is duller, instead of
+    painting one guess here and another beside it. strength 0 changes nothing. Returns log-probs."""
+    log_probs = torch.log_softmax(logits.float(), dim=dim)
+    unsure = -(log_probs.exp() * log_probs).sum(dim, keepdim=True) / math.log(logits.shape[dim])
+    return torch.log_softmax(log_probs / (1.0 + strength * unsure), dim=dim)
