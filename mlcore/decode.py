@@ -25,8 +25,10 @@ def soften_where_unsure(logits, strength, dim=1):
     Each pixel's scores are divided by 1 + strength * u, u being the entropy of its distribution
     over log(Q) (0: one bin, 1: uniform). The annealed mean of the result is the annealed mean at
     a temperature raised by that factor: a sure pixel keeps its vivid mode, an unsure one (a coat
-    that could be red or blue) drifts toward the conditional mean, which is duller, instead of
-    painting one guess here and another beside it. strength 0 changes nothing. Returns log-probs."""
+    that could be red or blue) drifts toward the conditional mean instead of painting one guess here
+    and another beside it. strength 0 changes nothing. Returns log-probs. Measured on a rebalanced
+    model it paints more neutral pixels, not fewer (RESULTS.md, session 14): the saturated bins that
+    rebalancing boosts fill the distribution's tail, so its mean is not gray. No shipped file uses it."""
     log_probs = torch.log_softmax(logits.float(), dim=dim)
     unsure = -(log_probs.exp() * log_probs).sum(dim, keepdim=True) / math.log(logits.shape[dim])
     return torch.log_softmax(log_probs / (1.0 + strength * unsure), dim=dim)
