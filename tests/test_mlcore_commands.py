@@ -243,6 +243,7 @@ def test_mirrored_batches_take_the_features_of_the_mirrored_photo():
         ab = np.zeros((2, 2, 1, 1), np.float16)
         idx = np.zeros((2, 1, 1, 5), np.int16)
         w = np.zeros((2, 1, 1, 5), np.float16)
+        clean_L = None  # the network sees the photo's own L
 
     feats = [torch.zeros(2, 3, 1, 1)]
     mirrored = [torch.ones(2, 3, 1, 1)]
