@@ -103,7 +103,9 @@ def model_facts():
         "inference_size": inference.get("size", summary["size"]),
         "temperature": inference.get("temperature"),
         "prior_correction": inference.get("prior_correction"),
-        "file_size": os.path.getsize(deployed_model_path()),
+        # In MB of 10^6 bytes, as the model card and the paper's Params column count them (Django's
+        # filesizeformat divides by 1024 and would call the same file 0.1 MB smaller than the card).
+        "file_size_mb": os.path.getsize(deployed_model_path()) / 1e6,
     }
 
 
