@@ -4,7 +4,8 @@
            [--temperatures 0.3 0.38 0.5 0.6 0.7] [--write]
 
 For each (size, T, prior correction) prints plain and rebalanced AuC (mlcore.evaluation's
-definitions, 8-bit results) beside the gray baseline. The pick is the best rebalanced AuC among
+definitions, 8-bit results) beside the gray baseline, and the setting's hue flips and false chroma
+(`manage.py evaluate`'s blotch measures; gray scores 0 on both, so they inform, the rule ignores them). The pick is the best rebalanced AuC among
 the settings whose plain AuC beats gray's by at least --margin (the product must never be less
 accurate than leaving a photo gray). --write stores it in the model file (meta.inference).
 
@@ -28,7 +29,7 @@ from mlcore.color import rgb_to_lab
 from mlcore.colorizer import Colorizer
 from mlcore.evaluation.data import find_photos, label_of, load_photo, read_labels
 from mlcore.evaluation.evaluate import compose_ab, model_rgb
-from mlcore.evaluation.metrics import AccuracyHistogram, GroundTruthBins
+from mlcore.evaluation.metrics import AccuracyHistogram, BlotchCounts, GroundTruthBins
 from mlcore.training.semantic import SemanticJudge
 
 LITE0_SIZE = 224
@@ -78,6 +79,7 @@ def main():
     settings = [(s, t, c) for s in args.sizes for t in temps for c in corrections]
     top1 = semantic_top1(colorizer, settings, args) if args.labels else {}
     hists = {key: AccuracyHistogram(len(bins_of)) for key in settings + ["gray"]}
+    blotches = {key: BlotchCounts() for key in settings}
     for start in range(0, len(photos), 16):
         rgb = np.stack(photos[start:start + 16])
         lab = rgb_to_lab(rgb)
@@ -87,7 +89,9 @@ def main():
         for size, t, c in settings:
             colorizer.size, colorizer.prior_correction = size, c
             pred = model_rgb(colorizer, rgb, t)
-            hists[(size, t, c)].add(rgb_to_lab(pred)[..., 1:], ab_true, gt_bins)
+            ab_pred = rgb_to_lab(pred)[..., 1:]
+            hists[(size, t, c)].add(ab_pred, ab_true, gt_bins)
+            blotches[(size, t, c)].add(ab_pred, ab_true)
     gray_plain, gray_rebal = hists["gray"].auc(), hists["gray"].auc(True)
     print(f"{len(photos)} {args.split} photos at {args.size}px; gray: plain {gray_plain:.2f}  rebalanced {gray_rebal:.2f}"
           + (f"  Lite0 top-1 {top1['gray']:.1f} (true colour {top1['true']:.1f}) on {top1['n']} labelled photos"
@@ -96,8 +100,10 @@ def main():
     for size, t, c in settings:
         plain, rebal = hists[(size, t, c)].auc(), hists[(size, t, c)].auc(True)
         semantic = top1.get((size, t, c))
+        stains = blotches[(size, t, c)].percentages()
         print(f"size {size:>4}  T {t if t is not None else '-':>5}  correction {c:4.2f}   plain {plain:6.2f} "
               f"({plain - gray_plain:+.2f})   rebalanced {rebal:6.2f} ({rebal - gray_rebal:+.2f})"
+              f"   hue flips {stains['hue_flips']:4.1f}%  false chroma {stains['false_chroma']:4.1f}%"
               + (f"   Lite0 top-1 {semantic:5.1f} ({semantic - top1['gray']:+.1f})" if top1 else ""))
         recognised = not top1 or semantic >= top1["gray"]
         if plain >= gray_plain + args.margin and recognised and (best is None or rebal > best[0]):
