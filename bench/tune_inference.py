@@ -5,9 +5,10 @@
 
 For each (size, T, prior correction) prints plain and rebalanced AuC (mlcore.evaluation's
 definitions, 8-bit results) beside the gray baseline, and the setting's hue flips and false chroma
-(`manage.py evaluate`'s blotch measures; gray scores 0 on both, so they inform, the rule ignores them). The pick is the best rebalanced AuC among
-the settings whose plain AuC beats gray's by at least --margin (the product must never be less
-accurate than leaving a photo gray). --write stores it in the model file (meta.inference).
+(`manage.py evaluate`'s blotch measures: they show what a more colourful setting costs in stains;
+the rule below does not read them). The pick is the best rebalanced AuC among the settings whose
+plain AuC beats gray's by at least --margin (the product must never be less accurate than leaving
+a photo gray). --write stores it in the model file (meta.inference).
 
 With --labels (e.g. ../shared/datasets/imagenet_val/labels.csv), the labelled photos of the split
 are also classified by EfficientNet-Lite0's own ImageNet head, and a setting must also be
